@@ -1,0 +1,69 @@
+# ngx_smile_webhook_module
+#
+#   make                build build/ngx_http_smile_webhook_module.so against
+#                       Debian's nginx-dev (or NGINX_SRC=/path/to/nginx-x.y.z)
+#   make test           unit tests, then the Test::Nginx suite
+#   make test-valgrind  the Test::Nginx suite with nginx under valgrind
+#   make demo           nginx + module in front of a demo backend
+
+SHELL      := /bin/bash
+BUILD      := $(CURDIR)/build
+MODULE     := $(BUILD)/ngx_http_smile_webhook_module.so
+SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch])
+NGINX      ?= /usr/sbin/nginx
+
+# Debian packages the build and the tests need
+BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev gcc make
+TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
+              libtext-diff-perl libwww-perl liblist-moreutils-perl \
+              libipc-run-perl libnginx-mod-http-echo \
+              libnginx-mod-http-lua curl pkg-config
+VG_DEBS    := valgrind
+
+# the Test::Nginx-compatible runner is used only when the real one is absent
+PROVE_INC   = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                || echo -I$(CURDIR)/tools/test-nginx-compat/lib)
+MODULES_DIR := /usr/lib/nginx/modules
+TEST_MODULES = $(MODULES_DIR)/ndk_http_module.so \
+               $(MODULES_DIR)/ngx_http_echo_module.so \
+               $(MODULES_DIR)/ngx_http_lua_module.so \
+               $(MODULE)
+
+.PHONY: all module deps test-deps test unit test-nginx test-valgrind demo clean
+
+all: module
+
+module: $(MODULE)
+
+deps:
+	@tools/ensure-debs $(BUILD_DEBS)
+
+test-deps:
+	@tools/ensure-debs $(TEST_DEBS)
+
+$(MODULE): $(SOURCES) | deps
+	@tools/build-module "$(BUILD)" "$(NGINX_SRC)"
+
+unit: | deps
+	@$(MAKE) -s -C unit BUILD=$(BUILD)/unit run
+
+test-nginx: $(MODULE) | test-deps
+	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
+	prove $(PROVE_INC) -r t
+
+test: test-deps $(MODULE)
+	@$(MAKE) -s unit
+	@$(MAKE) -s test-nginx
+
+test-valgrind: $(MODULE) | test-deps
+	@tools/ensure-debs $(VG_DEBS)
+	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
+	prove $(PROVE_INC) -r t
+
+demo: $(MODULE)
+	@demo/run
+
+clean:
+	rm -rf $(BUILD) t/servroot

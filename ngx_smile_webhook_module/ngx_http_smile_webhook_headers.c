@@ -1,0 +1,222 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * Request header rewriting: every client-sent X-Smile-* header is unlinked,
+ * and the verified event's id, type, createdAt and data.userId are added
+ * for the upstream.
+ */
+
+
+#include "ngx_http_smile_webhook_module.h"
+
+
+static ngx_int_t ngx_http_smile_webhook_strip(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_smile_webhook_add(ngx_http_request_t *r,
+    ngx_str_t *name, u_char *value, size_t len);
+
+
+static ngx_str_t  ngx_http_smile_webhook_prefix = ngx_string("X-Smile-");
+static ngx_str_t  ngx_http_smile_webhook_h_id = ngx_string("X-Smile-Event-Id");
+static ngx_str_t  ngx_http_smile_webhook_h_type =
+    ngx_string("X-Smile-Event-Type");
+static ngx_str_t  ngx_http_smile_webhook_h_created_at =
+    ngx_string("X-Smile-Event-Created-At");
+static ngx_str_t  ngx_http_smile_webhook_h_user_id =
+    ngx_string("X-Smile-User-Id");
+static ngx_str_t  ngx_http_smile_webhook_h_result =
+    ngx_string("X-Smile-Webhook-Result");
+
+
+ngx_int_t
+ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    ngx_str_t                       *result;
+    ngx_http_smile_webhook_event_t  *ev;
+
+    if (ngx_http_smile_webhook_strip(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ev = &ctx->event;
+
+    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK) {
+
+        if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_id,
+                                       ev->id.data, ev->id.len)
+            != NGX_OK
+            || ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_type,
+                                          ev->type.data, ev->type.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ev->created_at.len
+            && ngx_http_smile_webhook_add(r,
+                                          &ngx_http_smile_webhook_h_created_at,
+                                          ev->created_at.data,
+                                          ev->created_at.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ev->user_id.len
+            && ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_user_id,
+                                          ev->user_id.data, ev->user_id.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT) {
+        result = ngx_http_smile_webhook_result_name(ctx->result);
+
+        if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_result,
+                                       result->data, result->len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Unlinks every X-Smile-* request header.  Elements never move: known
+ * header pointers (r->headers_in.host and the like) point into the list.
+ * The list is relinked as runs of the elements that stay, with no empty
+ * part (nginx's list walkers would read one element of it), and the next
+ * push goes to a new part: the last run may not own the end of its array.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_strip(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, start, found;
+    ngx_list_t       *list;
+    ngx_array_t      *runs;
+    ngx_list_part_t  *part, *run;
+    ngx_table_elt_t  *h;
+
+    list = &r->headers_in.headers;
+    found = 0;
+
+    for (part = &list->part; part && !found; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_smile_webhook_is_ours(&h[i])) {
+                found = 1;
+                break;
+            }
+        }
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    runs = ngx_array_create(r->pool, 4, sizeof(ngx_list_part_t));
+    if (runs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (part = &list->part; part; part = part->next) {
+        h = part->elts;
+        start = 0;
+
+        for (i = 0; i <= part->nelts; i++) {
+
+            if (i < part->nelts && !ngx_http_smile_webhook_is_ours(&h[i])) {
+                continue;
+            }
+
+            if (i < part->nelts) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "smile webhook: removing client header \"%V\"",
+                               &h[i].key);
+            }
+
+            if (i > start) {
+                run = ngx_array_push(runs);
+                if (run == NULL) {
+                    return NGX_ERROR;
+                }
+
+                run->elts = &h[start];
+                run->nelts = i - start;
+                run->next = NULL;
+            }
+
+            start = i + 1;
+        }
+    }
+
+    if (runs->nelts == 0) {
+        /* nothing stays: pushes start again at the first array */
+        list->part.nelts = 0;
+        list->part.next = NULL;
+        list->last = &list->part;
+
+        return NGX_OK;
+    }
+
+    run = runs->elts;
+
+    for (i = 1; i < runs->nelts; i++) {
+        run[i - 1].next = &run[i];
+    }
+
+    list->part = run[0];
+    list->last = (runs->nelts == 1) ? &list->part : &run[runs->nelts - 1];
+    list->nalloc = list->last->nelts;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h)
+{
+    return h->key.len >= ngx_http_smile_webhook_prefix.len
+           && ngx_strncasecmp(h->key.data, ngx_http_smile_webhook_prefix.data,
+                              ngx_http_smile_webhook_prefix.len)
+              == 0;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_add(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key = *name;
+    h->value.data = value;
+    h->value.len = len;
+
+    h->lowcase_key = ngx_pnalloc(r->pool, name->len);
+    if (h->lowcase_key == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, name->data, name->len);
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}

@@ -1,0 +1,97 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * The header shared by every file of the module.
+ */
+
+
+#ifndef _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_smile_webhook_pure.h"
+
+
+#define NGX_HTTP_SMILE_WEBHOOK_OFF      0
+#define NGX_HTTP_SMILE_WEBHOOK_ON       1
+#define NGX_HTTP_SMILE_WEBHOOK_REPORT   2
+
+
+typedef enum {
+    NGX_HTTP_SMILE_WEBHOOK_NONE = 0,
+    NGX_HTTP_SMILE_WEBHOOK_OK,
+    NGX_HTTP_SMILE_WEBHOOK_IP_DENIED,
+    NGX_HTTP_SMILE_WEBHOOK_METHOD_NOT_ALLOWED,
+    NGX_HTTP_SMILE_WEBHOOK_MISSING_SIGNATURE,
+    NGX_HTTP_SMILE_WEBHOOK_MALFORMED_SIGNATURE,
+    NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE,
+    NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT
+} ngx_http_smile_webhook_result_e;
+
+
+typedef struct {
+    ngx_str_t                           name;
+    ngx_http_smile_webhook_hmac_key_t   key;
+} ngx_http_smile_webhook_secret_t;
+
+
+typedef struct {
+    ngx_uint_t                  enable;
+    ngx_uint_t                  log_level;
+    ngx_array_t                *secrets;    /* ngx_http_smile_webhook_secret_t */
+    ngx_array_t                *allow;      /* ngx_cidr_t */
+    ngx_str_t                   header;
+
+    u_char                     *enable_file;
+    ngx_uint_t                  enable_line;
+} ngx_http_smile_webhook_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t                 *request;
+    ngx_http_smile_webhook_loc_conf_t  *conf;
+
+    ngx_http_smile_webhook_result_e     result;
+    ngx_int_t                           status;     /* phase verdict */
+
+    ngx_http_smile_webhook_hmac_t      *hmacs;      /* one per secret */
+    ngx_http_smile_webhook_secret_t    *matched;
+    ngx_http_smile_webhook_event_t      event;
+    off_t                               received;
+
+    u_char                              sig[NGX_SMILE_SIG_LEN];
+
+    unsigned                            hashing:1;
+    unsigned                            fed:1;      /* filter saw the body */
+    unsigned                            failed:1;   /* OpenSSL failed */
+    unsigned                            done:1;
+    unsigned                            event_ok:1;
+} ngx_http_smile_webhook_ctx_t;
+
+
+extern ngx_module_t  ngx_http_smile_webhook_module;
+
+
+ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_get_ctx(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx,
+    u_char *p, size_t len);
+
+ngx_int_t ngx_http_smile_webhook_body_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_smile_webhook_body_fallback(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
+
+ngx_int_t ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
+
+ngx_int_t ngx_http_smile_webhook_add_variables(ngx_conf_t *cf);
+ngx_str_t *ngx_http_smile_webhook_result_name(
+    ngx_http_smile_webhook_result_e result);
+
+
+#endif /* _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_ */

@@ -1,0 +1,118 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * The pure parts of the module: signature header decoding, constant-time
+ * comparison, streaming HMAC-SHA512 and the streaming event parser.
+ * Nothing here depends on nginx, so unit tests and fuzzers drive it directly.
+ */
+
+
+#ifndef _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_
+#define _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <yajl/yajl_parse.h>
+
+
+#define NGX_SMILE_SIG_LEN           64      /* bytes of a SHA-512 digest */
+#define NGX_SMILE_SIG_HEX_LEN       128
+
+#define NGX_SMILE_ID_MAX            128
+#define NGX_SMILE_TYPE_MAX          64
+#define NGX_SMILE_TIME_MAX          64
+#define NGX_SMILE_VERSION_MAX       10
+#define NGX_SMILE_MAX_DEPTH         256
+
+
+/* signature header: 0 and 64 bytes in out, or -1 when not 128 hex digits */
+int ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
+    unsigned char *out);
+
+/* 1 when the two 64-byte digests are equal; constant time */
+int ngx_http_smile_webhook_sig_equal(const unsigned char *a,
+    const unsigned char *b);
+
+
+/*
+ * A pre-keyed HMAC-SHA512: the inner and outer digest states after the
+ * padded key block, computed once at configuration time.
+ */
+typedef struct {
+    EVP_MD_CTX             *inner;
+    EVP_MD_CTX             *outer;
+} ngx_http_smile_webhook_hmac_key_t;
+
+typedef struct {
+    EVP_MD_CTX             *md;
+} ngx_http_smile_webhook_hmac_t;
+
+int ngx_http_smile_webhook_hmac_key_init(
+    ngx_http_smile_webhook_hmac_key_t *key, const unsigned char *secret,
+    size_t len);
+void ngx_http_smile_webhook_hmac_key_free(
+    ngx_http_smile_webhook_hmac_key_t *key);
+
+/* each returns 0 on success, -1 on an OpenSSL failure */
+int ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
+    const ngx_http_smile_webhook_hmac_key_t *key);
+int ngx_http_smile_webhook_hmac_update(ngx_http_smile_webhook_hmac_t *h,
+    const void *data, size_t len);
+int ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
+    const ngx_http_smile_webhook_hmac_key_t *key, unsigned char *out);
+void ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h);
+
+
+/*
+ * Safe patterns for values that become request headers or variables:
+ * type [A-Z0-9_]{1,64}, id [A-Za-z0-9._:-]{1,128},
+ * createdAt [0-9A-Za-z:.+-]{1,64}, version [0-9]{1,10}.
+ */
+int ngx_http_smile_webhook_is_type(const unsigned char *p, size_t len);
+int ngx_http_smile_webhook_is_id(const unsigned char *p, size_t len);
+int ngx_http_smile_webhook_is_time(const unsigned char *p, size_t len);
+int ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len);
+
+
+typedef struct {
+    size_t                  len;
+    unsigned char           data[NGX_SMILE_ID_MAX + 1];
+} ngx_http_smile_webhook_field_t;
+
+
+/*
+ * The streaming event parser.  Feed it the raw body in any split; it keeps
+ * the top-level "id", "type", "createdAt" and "version" and the
+ * "data.userId" and "data.accountId" values.  A nested "data.id" is not
+ * the event id.  The first problem stops parsing and is kept in "error".
+ */
+typedef struct {
+    yajl_handle             yajl;
+    const char             *error;
+    unsigned                depth;
+    unsigned                field;      /* the field the next value fills */
+    unsigned                seen;       /* bit mask of fields seen */
+    unsigned                in_data:1;  /* inside the top-level "data" */
+    unsigned                started:1;
+    unsigned                done:1;
+
+    ngx_http_smile_webhook_field_t           id;
+    ngx_http_smile_webhook_field_t           type;
+    ngx_http_smile_webhook_field_t           created_at;
+    ngx_http_smile_webhook_field_t           version;
+    ngx_http_smile_webhook_field_t           user_id;
+    ngx_http_smile_webhook_field_t           account_id;
+} ngx_http_smile_webhook_event_t;
+
+int ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev);
+void ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
+    const unsigned char *p, size_t len);
+
+/* 0 when the body is a valid event, -1 with ev->error set otherwise */
+int ngx_http_smile_webhook_event_finish(ngx_http_smile_webhook_event_t *ev);
+void ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev);
+
+
+#endif /* _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_ */

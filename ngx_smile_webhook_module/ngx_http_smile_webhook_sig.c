@@ -1,0 +1,198 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * Signature header decoding, constant-time comparison and a pre-keyed,
+ * streaming HMAC-SHA512 (RFC 2104) on OpenSSL 3 EVP digests.  No nginx
+ * dependency.
+ */
+
+
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "ngx_http_smile_webhook_pure.h"
+
+
+#define NGX_SMILE_SHA512_BLOCK  128
+
+
+static int ngx_http_smile_webhook_hex(unsigned char c);
+
+
+static int
+ngx_http_smile_webhook_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
+    unsigned char *out)
+{
+    int     hi, lo;
+    size_t  i;
+
+    if (len != NGX_SMILE_SIG_HEX_LEN) {
+        return -1;
+    }
+
+    for (i = 0; i < NGX_SMILE_SIG_LEN; i++) {
+        hi = ngx_http_smile_webhook_hex(hex[2 * i]);
+        lo = ngx_http_smile_webhook_hex(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[i] = (unsigned char) (hi << 4 | lo);
+    }
+
+    return 0;
+}
+
+
+int
+ngx_http_smile_webhook_sig_equal(const unsigned char *a,
+    const unsigned char *b)
+{
+    return CRYPTO_memcmp(a, b, NGX_SMILE_SIG_LEN) == 0;
+}
+
+
+int
+ngx_http_smile_webhook_hmac_key_init(ngx_http_smile_webhook_hmac_key_t *key,
+    const unsigned char *secret, size_t len)
+{
+    int            rc;
+    size_t         i;
+    unsigned int   n;
+    unsigned char  block[NGX_SMILE_SHA512_BLOCK], pad[NGX_SMILE_SHA512_BLOCK];
+
+    key->inner = NULL;
+    key->outer = NULL;
+
+    memset(block, 0, sizeof(block));
+
+    if (len > NGX_SMILE_SHA512_BLOCK) {
+        if (EVP_Digest(secret, len, block, &n, EVP_sha512(), NULL) != 1) {
+            return -1;
+        }
+
+    } else {
+        memcpy(block, secret, len);
+    }
+
+    key->inner = EVP_MD_CTX_new();
+    key->outer = EVP_MD_CTX_new();
+
+    if (key->inner == NULL || key->outer == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < NGX_SMILE_SHA512_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x36;
+    }
+
+    rc = EVP_DigestInit_ex(key->inner, EVP_sha512(), NULL)
+         && EVP_DigestUpdate(key->inner, pad, sizeof(pad));
+
+    for (i = 0; i < NGX_SMILE_SHA512_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x5c;
+    }
+
+    rc = rc
+         && EVP_DigestInit_ex(key->outer, EVP_sha512(), NULL)
+         && EVP_DigestUpdate(key->outer, pad, sizeof(pad));
+
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    if (rc) {
+        return 0;
+    }
+
+failed:
+
+    ngx_http_smile_webhook_hmac_key_free(key);
+
+    return -1;
+}
+
+
+void
+ngx_http_smile_webhook_hmac_key_free(ngx_http_smile_webhook_hmac_key_t *key)
+{
+    EVP_MD_CTX_free(key->inner);
+    EVP_MD_CTX_free(key->outer);
+
+    key->inner = NULL;
+    key->outer = NULL;
+}
+
+
+int
+ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
+    const ngx_http_smile_webhook_hmac_key_t *key)
+{
+    if (h->md == NULL) {
+        h->md = EVP_MD_CTX_new();
+        if (h->md == NULL) {
+            return -1;
+        }
+    }
+
+    return EVP_MD_CTX_copy_ex(h->md, key->inner) == 1 ? 0 : -1;
+}
+
+
+int
+ngx_http_smile_webhook_hmac_update(ngx_http_smile_webhook_hmac_t *h,
+    const void *data, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+
+    return EVP_DigestUpdate(h->md, data, len) == 1 ? 0 : -1;
+}
+
+
+int
+ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
+    const ngx_http_smile_webhook_hmac_key_t *key, unsigned char *out)
+{
+    unsigned int   n;
+    unsigned char  inner[EVP_MAX_MD_SIZE];
+
+    if (EVP_DigestFinal_ex(h->md, inner, &n) != 1
+        || EVP_MD_CTX_copy_ex(h->md, key->outer) != 1
+        || EVP_DigestUpdate(h->md, inner, n) != 1
+        || EVP_DigestFinal_ex(h->md, out, &n) != 1
+        || n != NGX_SMILE_SIG_LEN)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
+{
+    EVP_MD_CTX_free(h->md);
+    h->md = NULL;
+}
