@@ -39,6 +39,11 @@ ngx_http_smile_webhook_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
 
+        if (ngx_buf_special(b)) {
+            /* the empty last buffer */
+            continue;
+        }
+
         if (!ngx_buf_in_memory(b)) {
             /* never seen in practice: decoded buffers live in memory */
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,

@@ -32,6 +32,10 @@ typedef struct {
 } ngx_http_smile_webhook_key_t;
 
 
+static int ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
+    const unsigned char *p, size_t len);
+static int ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+    unsigned char c);
 static int ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
     const char *reason);
 static int ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
@@ -66,7 +70,7 @@ static const yajl_callbacks  ngx_http_smile_webhook_callbacks = {
 };
 
 
-static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top_keys[] = {
+static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top[] = {
     { "id", 2, NGX_SMILE_F_ID },
     { "type", 4, NGX_SMILE_F_TYPE },
     { "createdAt", 9, NGX_SMILE_F_CREATED_AT },
@@ -76,7 +80,7 @@ static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top_keys[] = {
 };
 
 
-static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_data_keys[] = {
+static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_data[] = {
     { "userId", 6, NGX_SMILE_F_USER_ID },
     { "accountId", 9, NGX_SMILE_F_ACCOUNT_ID },
     { NULL, 0, NGX_SMILE_F_NONE }
@@ -185,17 +189,205 @@ void
 ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len)
 {
-    yajl_status  st;
+    unsigned char         c;
+    const unsigned char  *start, *last;
 
     if (ev->error || len == 0) {
         return;
     }
 
-    st = yajl_parse(ev->yajl, p, len);
+    start = p;
+    last = p + len;
 
-    if (st != yajl_status_ok && ev->error == NULL) {
-        ev->error = "body is not valid JSON";
+    for ( /* void */ ; p < last; p++) {
+        c = *p;
+
+        if (ev->eliding) {
+
+            switch (ngx_http_smile_webhook_elide(ev, c)) {
+
+            case 0:
+                continue;
+
+            case 1:
+                /* the closing quote of an elided string */
+
+                ev->eliding = 0;
+                ev->in_string = 0;
+
+                if (!ngx_http_smile_webhook_parse(ev,
+                                            (const unsigned char *) "~\"", 2))
+                {
+                    return;
+                }
+
+                start = p + 1;
+                continue;
+
+            default:
+                ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                return;
+            }
+        }
+
+        if (!ev->in_string) {
+
+            switch (c) {
+
+            case '"':
+                ev->in_string = 1;
+                ev->run = 0;
+                break;
+
+            case ' ': case '\t': case '\r': case '\n':
+            case '{': case '}': case '[': case ']': case ',': case ':':
+                ev->run = 0;
+                break;
+
+            default:
+                if (++ev->run > NGX_SMILE_TOKEN_MAX) {
+                    ngx_http_smile_webhook_fail(ev, "JSON token too long");
+                    return;
+                }
+            }
+
+            continue;
+        }
+
+        /* inside a string that yajl is fed */
+
+        if (ev->hex) {
+            ev->hex--;
+
+        } else if (ev->escape) {
+            ev->escape = 0;
+
+            if (c == 'u') {
+                ev->hex = 4;
+            }
+
+        } else if (c == '"') {
+            ev->in_string = 0;
+            continue;
+
+        } else if (ev->run >= NGX_SMILE_STRING_FED && (c < 0x80 || c >= 0xc0))
+        {
+            /* a character boundary outside any escape: elide from here */
+
+            if (!ngx_http_smile_webhook_parse(ev, start, p - start)) {
+                return;
+            }
+
+            ev->eliding = 1;
+            p--;
+            continue;
+
+        } else if (c == '\\') {
+            ev->escape = 1;
+        }
+
+        ev->run++;
     }
+
+    if (!ev->eliding) {
+        (void) ngx_http_smile_webhook_parse(ev, start, last - start);
+    }
+}
+
+
+static int
+ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
+    const unsigned char *p, size_t len)
+{
+    if (len == 0) {
+        return 1;
+    }
+
+    if (yajl_parse(ev->yajl, p, len) != yajl_status_ok) {
+        return ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+    }
+
+    return ev->error == NULL;
+}
+
+
+/*
+ * One byte of an elided string, checked the way yajl checks strings:
+ * 0 to go on, 1 at the closing quote, -1 when it is not valid.
+ */
+
+static int
+ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+    unsigned char c)
+{
+    if (ev->utf8) {
+        if ((c & 0xc0) != 0x80) {
+            return -1;
+        }
+
+        ev->utf8--;
+        return 0;
+    }
+
+    if (ev->hex) {
+        if (!((c >= '0' && c <= '9')
+              || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))
+        {
+            return -1;
+        }
+
+        ev->hex--;
+        return 0;
+    }
+
+    if (ev->escape) {
+        ev->escape = 0;
+
+        switch (c) {
+        case '"': case '\\': case '/':
+        case 'b': case 'f': case 'n': case 'r': case 't':
+            return 0;
+
+        case 'u':
+            ev->hex = 4;
+            return 0;
+
+        default:
+            return -1;
+        }
+    }
+
+    if (c == '"') {
+        return 1;
+    }
+
+    if (c == '\\') {
+        ev->escape = 1;
+        return 0;
+    }
+
+    if (c < 0x20) {
+        return -1;
+    }
+
+    if (c < 0x80) {
+        return 0;
+    }
+
+    if ((c >> 5) == 0x06) {
+        ev->utf8 = 1;
+
+    } else if ((c >> 4) == 0x0e) {
+        ev->utf8 = 2;
+
+    } else if ((c >> 3) == 0x1e) {
+        ev->utf8 = 3;
+
+    } else {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -460,10 +652,10 @@ ngx_http_smile_webhook_on_map_key(void *ctx, const unsigned char *key,
     ev->field = NGX_SMILE_F_NONE;
 
     if (ev->depth == 1) {
-        k = ngx_http_smile_webhook_top_keys;
+        k = ngx_http_smile_webhook_top;
 
     } else if (ev->depth == 2 && ev->in_data) {
-        k = ngx_http_smile_webhook_data_keys;
+        k = ngx_http_smile_webhook_data;
 
     } else {
         return 1;

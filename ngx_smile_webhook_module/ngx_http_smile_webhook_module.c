@@ -305,7 +305,8 @@ ngx_http_smile_webhook_start(ngx_http_request_t *r,
     n = ctx->conf->secrets->nelts;
     secret = ctx->conf->secrets->elts;
 
-    ctx->hmacs = ngx_pcalloc(r->pool, n * sizeof(ngx_http_smile_webhook_hmac_t));
+    ctx->hmacs = ngx_pcalloc(r->pool,
+                             n * sizeof(ngx_http_smile_webhook_hmac_t));
     if (ctx->hmacs == NULL) {
         return NGX_ERROR;
     }

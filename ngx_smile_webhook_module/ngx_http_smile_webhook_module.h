@@ -43,7 +43,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                  enable;
     ngx_uint_t                  log_level;
-    ngx_array_t                *secrets;    /* ngx_http_smile_webhook_secret_t */
+    ngx_array_t                *secrets;    /* of secret_t */
     ngx_array_t                *allow;      /* ngx_cidr_t */
     ngx_str_t                   header;
 

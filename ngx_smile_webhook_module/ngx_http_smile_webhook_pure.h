@@ -26,6 +26,11 @@
 #define NGX_SMILE_VERSION_MAX       10
 #define NGX_SMILE_MAX_DEPTH         256
 
+/* string bytes yajl sees before the rest of a long string is elided */
+#define NGX_SMILE_STRING_FED        160
+/* the longest number or literal accepted */
+#define NGX_SMILE_TOKEN_MAX         1024
+
 
 /* signature header: 0 and 64 bytes in out, or -1 when not 128 hex digits */
 int ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
@@ -87,6 +92,13 @@ typedef struct {
  * the top-level "id", "type", "createdAt" and "version" and the
  * "data.userId" and "data.accountId" values.  A nested "data.id" is not
  * the event id.  The first problem stops parsing and is kept in "error".
+ *
+ * yajl re-reads a token that spans two calls from its start, which makes
+ * long strings fed in small pieces quadratic.  So a string is fed to yajl
+ * only up to NGX_SMILE_STRING_FED bytes; the rest of it is checked here
+ * (UTF-8, escapes, control characters, as yajl would) and yajl sees a "~"
+ * in its place, which no field pattern accepts.  Numbers and literals are
+ * limited to NGX_SMILE_TOKEN_MAX bytes.
  */
 typedef struct {
     yajl_handle             yajl;
@@ -98,12 +110,19 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
-    ngx_http_smile_webhook_field_t           id;
-    ngx_http_smile_webhook_field_t           type;
-    ngx_http_smile_webhook_field_t           created_at;
-    ngx_http_smile_webhook_field_t           version;
-    ngx_http_smile_webhook_field_t           user_id;
-    ngx_http_smile_webhook_field_t           account_id;
+    unsigned                in_string:1;
+    unsigned                eliding:1;
+    unsigned                escape:1;
+    unsigned                hex:3;      /* \uXXXX digits still to come */
+    unsigned                utf8:2;     /* UTF-8 continuation bytes to come */
+    size_t                  run;        /* string or token bytes so far */
+
+    ngx_http_smile_webhook_field_t  id;
+    ngx_http_smile_webhook_field_t  type;
+    ngx_http_smile_webhook_field_t  created_at;
+    ngx_http_smile_webhook_field_t  version;
+    ngx_http_smile_webhook_field_t  user_id;
+    ngx_http_smile_webhook_field_t  account_id;
 } ngx_http_smile_webhook_event_t;
 
 int ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev);
