@@ -11,6 +11,9 @@ BUILD      := $(CURDIR)/build
 MODULE     := $(BUILD)/ngx_http_smile_webhook_module.so
 SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch])
 NGINX      ?= /usr/sbin/nginx
+# Debian's nginx logs early configuration errors to stderr only; the
+# wrapper adds "-e logs/error.log" so "--- must_die" blocks can read them
+TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper
 
 # Debian packages the build and the tests need
 BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev gcc make
@@ -48,7 +51,7 @@ unit: | deps
 	@$(MAKE) -s -C unit BUILD=$(BUILD)/unit run
 
 test-nginx: $(MODULE) | test-deps
-	TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_BINARY=$(TEST_NGINX) TEST_NGINX_REAL_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
 	prove $(PROVE_INC) -r t
 
@@ -58,7 +61,8 @@ test: test-deps $(MODULE)
 
 test-valgrind: $(MODULE) | test-deps
 	@tools/ensure-debs $(VG_DEBS)
-	TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_BINARY=$(NGINX) \
+	TEST_NGINX_USE_VALGRIND=1 \
+	TEST_NGINX_BINARY=$(TEST_NGINX) TEST_NGINX_REAL_BINARY=$(NGINX) \
 	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
 	prove $(PROVE_INC) -r t
 
