@@ -1081,6 +1081,14 @@ ngx_http_smile_webhook_signature_header(ngx_conf_t *cf, ngx_command_t *cmd,
 
     swlcf->header = value[1];
 
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '_')) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "header name \"%V\" contains \"_\": nginx drops "
+                           "such request headers unless "
+                           "\"underscores_in_headers on\" is set",
+                           &value[1]);
+    }
+
     return NGX_CONF_OK;
 
 invalid:
