@@ -204,6 +204,8 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         if (ev->eliding) {
 
+        elide:
+
             switch (ngx_http_smile_webhook_elide(ev, c)) {
 
             case 0:
@@ -246,7 +248,11 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
             default:
                 if (++ev->run > NGX_SMILE_TOKEN_MAX) {
-                    ngx_http_smile_webhook_fail(ev, "JSON token too long");
+                    /* what came before is parsed, whatever the split */
+                    if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
+                        ngx_http_smile_webhook_fail(ev, "JSON token too long");
+                    }
+
                     return;
                 }
             }
@@ -279,8 +285,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             }
 
             ev->eliding = 1;
-            p--;
-            continue;
+            goto elide;
 
         } else if (c == '\\') {
             ev->escape = 1;
@@ -529,14 +534,16 @@ ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
         return ngx_http_smile_webhook_set(&ev->user_id, p, len);
 
     case NGX_SMILE_F_ACCOUNT_ID:
-        if (p != NULL && ngx_http_smile_webhook_is_id(p, len)) {
+        if (is_string && ngx_http_smile_webhook_is_id(p, len)) {
             return ngx_http_smile_webhook_set(&ev->account_id, p, len);
         }
 
         return 1;
 
     case NGX_SMILE_F_VERSION:
-        if (p != NULL && ngx_http_smile_webhook_is_version(p, len)) {
+        if (!is_string && p != NULL
+            && ngx_http_smile_webhook_is_version(p, len))
+        {
             return ngx_http_smile_webhook_set(&ev->version, p, len);
         }
 

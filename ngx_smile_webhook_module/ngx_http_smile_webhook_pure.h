@@ -28,8 +28,8 @@
 
 /* string bytes yajl sees before the rest of a long string is elided */
 #define NGX_SMILE_STRING_FED        160
-/* the longest number or literal accepted */
-#define NGX_SMILE_TOKEN_MAX         1024
+/* the longest number or literal accepted (yajl re-reads them too) */
+#define NGX_SMILE_TOKEN_MAX         64
 
 
 /* signature header: 0 and 64 bytes in out, or -1 when not 128 hex digits */

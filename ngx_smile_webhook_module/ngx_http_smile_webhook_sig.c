@@ -117,14 +117,16 @@ ngx_http_smile_webhook_hmac_key_init(ngx_http_smile_webhook_hmac_key_t *key,
          && EVP_DigestInit_ex(key->outer, EVP_sha512(), NULL)
          && EVP_DigestUpdate(key->outer, pad, sizeof(pad));
 
-    OPENSSL_cleanse(block, sizeof(block));
-    OPENSSL_cleanse(pad, sizeof(pad));
-
     if (rc) {
+        OPENSSL_cleanse(block, sizeof(block));
+        OPENSSL_cleanse(pad, sizeof(pad));
         return 0;
     }
 
 failed:
+
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
 
     ngx_http_smile_webhook_hmac_key_free(key);
 
