@@ -36,6 +36,8 @@ static int ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len);
 static int ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
     unsigned char c);
+static int ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+    unsigned char c);
 static int ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
     const char *reason);
 static int ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
@@ -226,6 +228,10 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 start = p + 1;
                 continue;
 
+            case -2:
+                ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
+                return;
+
             default:
                 ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
                 return;
@@ -272,12 +278,12 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 ev->hex = 4;
             }
 
-        } else if (c == '"') {
+        } else if (c == '"' && ev->utf8 == 0) {
             ev->in_string = 0;
             continue;
 
-        } else if (ev->run >= NGX_SMILE_STRING_FED && (c < 0x80 || c >= 0xc0))
-        {
+        } else if (ev->run >= NGX_SMILE_STRING_FED && ev->utf8 == 0) {
+
             /* a character boundary outside any escape: elide from here */
 
             if (!ngx_http_smile_webhook_parse(ev, start, p - start)) {
@@ -287,8 +293,16 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             ev->eliding = 1;
             goto elide;
 
-        } else if (c == '\\') {
+        } else if (c == '\\' && ev->utf8 == 0) {
             ev->escape = 1;
+
+        } else if (ngx_http_smile_webhook_utf8(ev, c) != 0) {
+            /* what came before is parsed, whatever the split */
+            if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
+                ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
+            }
+
+            return;
         }
 
         ev->run++;
@@ -317,8 +331,9 @@ ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
 
 
 /*
- * One byte of an elided string, checked the way yajl checks strings:
- * 0 to go on, 1 at the closing quote, -1 when it is not valid.
+ * One byte of an elided string, checked as a string byte is everywhere:
+ * 0 to go on, 1 at the closing quote, -1 when it is not valid JSON, -2
+ * when it is not valid UTF-8.
  */
 
 static int
@@ -326,12 +341,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
     unsigned char c)
 {
     if (ev->utf8) {
-        if ((c & 0xc0) != 0x80) {
-            return -1;
-        }
-
-        ev->utf8--;
-        return 0;
+        return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
     }
 
     if (ev->hex) {
@@ -375,18 +385,62 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
         return -1;
     }
 
+    return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
+}
+
+
+/*
+ * Strict UTF-8 (RFC 3629), one byte at a time: no overlong forms, no
+ * surrogates, nothing above U+10FFFF.  yajl checks only the bit patterns.
+ */
+
+static int
+ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+    unsigned char c)
+{
+    if (ev->utf8) {
+        if (c < ev->lo || c > ev->hi) {
+            return -1;
+        }
+
+        ev->lo = 0x80;
+        ev->hi = 0xbf;
+        ev->utf8--;
+
+        return 0;
+    }
+
     if (c < 0x80) {
         return 0;
     }
 
-    if ((c >> 5) == 0x06) {
+    ev->lo = 0x80;
+    ev->hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
         ev->utf8 = 1;
 
-    } else if ((c >> 4) == 0x0e) {
+    } else if (c == 0xe0) {
+        ev->utf8 = 2;
+        ev->lo = 0xa0;
+
+    } else if (c == 0xed) {
+        ev->utf8 = 2;
+        ev->hi = 0x9f;
+
+    } else if (c >= 0xe1 && c <= 0xef) {
         ev->utf8 = 2;
 
-    } else if ((c >> 3) == 0x1e) {
+    } else if (c == 0xf0) {
         ev->utf8 = 3;
+        ev->lo = 0x90;
+
+    } else if (c >= 0xf1 && c <= 0xf3) {
+        ev->utf8 = 3;
+
+    } else if (c == 0xf4) {
+        ev->utf8 = 3;
+        ev->hi = 0x8f;
 
     } else {
         return -1;

@@ -182,13 +182,31 @@ ngx_http_smile_webhook_strip(ngx_http_request_t *r)
 }
 
 
+/*
+ * "X-Smile-" in any case, and with "_" for "-": with underscores_in_headers
+ * on, X_Smile_Event_Id reaches apps that fold "_" and "-" together.
+ */
+
 static ngx_int_t
 ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h)
 {
-    return h->key.len >= ngx_http_smile_webhook_prefix.len
-           && ngx_strncasecmp(h->key.data, ngx_http_smile_webhook_prefix.data,
-                              ngx_http_smile_webhook_prefix.len)
-              == 0;
+    u_char      c, p;
+    ngx_uint_t  i;
+
+    if (h->key.len < ngx_http_smile_webhook_prefix.len) {
+        return 0;
+    }
+
+    for (i = 0; i < ngx_http_smile_webhook_prefix.len; i++) {
+        c = ngx_tolower(h->key.data[i]);
+        p = ngx_tolower(ngx_http_smile_webhook_prefix.data[i]);
+
+        if (c != p && !(p == '-' && c == '_')) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -34,6 +34,8 @@ static char *ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_smile_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_smile_webhook_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_smile_webhook_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_smile_webhook_secret_file(ngx_conf_t *cf,
@@ -106,7 +108,7 @@ static ngx_command_t  ngx_http_smile_webhook_commands[] = {
 
     { ngx_string("smile_webhook_log_level"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_smile_webhook_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_smile_webhook_loc_conf_t, log_level),
       &ngx_http_smile_webhook_log_levels },
@@ -728,7 +730,7 @@ ngx_http_smile_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char  *rv;
 
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+    rv = ngx_http_smile_webhook_enum(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -739,6 +741,47 @@ ngx_http_smile_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     swlcf->enable_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * ngx_conf_set_enum_slot(), with an error that names the directive and
+ * the values it takes
+ */
+
+static char *
+ngx_http_smile_webhook_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char           *p, *last;
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+    u_char            values[128];
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    p = values;
+    last = values + sizeof(values);
+
+    for (e = cmd->post; e->name.len; e++) {
+        p = ngx_slprintf(p, last, "%s\"%V\"",
+                         p == values ? "" : (e[1].name.len ? ", " : " or "),
+                         &e->name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be %*s",
+                       &value[1], &cmd->name, (size_t) (p - values), values);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -96,8 +96,9 @@ typedef struct {
  * yajl re-reads a token that spans two calls from its start, which makes
  * long strings fed in small pieces quadratic.  So a string is fed to yajl
  * only up to NGX_SMILE_STRING_FED bytes; the rest of it is checked here
- * (UTF-8, escapes, control characters, as yajl would) and yajl sees a "~"
- * in its place, which no field pattern accepts.  Numbers and literals are
+ * (escapes and control characters as yajl would) and yajl sees a "~" in
+ * its place, which no field pattern accepts.  Every string byte is also
+ * checked as strict UTF-8 here, which yajl does not do.  Numbers and literals are
  * limited to NGX_SMILE_TOKEN_MAX bytes.
  */
 typedef struct {
@@ -115,6 +116,8 @@ typedef struct {
     unsigned                escape:1;
     unsigned                hex:3;      /* \uXXXX digits still to come */
     unsigned                utf8:2;     /* UTF-8 continuation bytes to come */
+    unsigned char           lo;         /* the range of the next one */
+    unsigned char           hi;
     size_t                  run;        /* string or token bytes so far */
 
     ngx_http_smile_webhook_field_t  id;
