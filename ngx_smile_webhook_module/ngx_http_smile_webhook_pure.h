@@ -98,8 +98,8 @@ typedef struct {
  * only up to NGX_SMILE_STRING_FED bytes; the rest of it is checked here
  * (escapes and control characters as yajl would) and yajl sees a "~" in
  * its place, which no field pattern accepts.  Every string byte is also
- * checked as strict UTF-8 here, which yajl does not do.  Numbers and literals are
- * limited to NGX_SMILE_TOKEN_MAX bytes.
+ * checked as strict UTF-8 here, which yajl does not do.  Numbers and
+ * literals are limited to NGX_SMILE_TOKEN_MAX bytes.
  */
 typedef struct {
     yajl_handle             yajl;

@@ -2267,8 +2267,9 @@ test_big(void)
  * Long strings.  The parser feeds yajl only the first NGX_SMILE_STRING_FED
  * bytes of a string and checks the rest itself (yajl re-reads a partial
  * token from its start on every call).  Whatever sits at or around that
- * boundary, the verdict must be the one plain yajl gives on the whole body,
- * and the same for every split.
+ * boundary, the verdict must be the oracle's on the whole body (plain yajl
+ * accepts it and every string in it is strict UTF-8), and the same for
+ * every split.
  */
 
 #ifndef DIFF_ITERS
@@ -2297,6 +2298,120 @@ yajl_valid(const unsigned char *p, size_t len)
 }
 
 
+/*
+ * Strict UTF-8 (RFC 3629) for the oracle, written from the definition and
+ * independently of the module: decode one sequence to its code point, then
+ * refuse an overlong form, a surrogate (U+D800..U+DFFF) and anything above
+ * U+10FFFF.  Returns the length of the valid sequence at p, or 0.
+ */
+static size_t
+utf8_strict_seq(const unsigned char *p, size_t avail)
+{
+    size_t    i, n;
+    uint32_t  cp, min;
+
+    if (avail == 0) {
+        return 0;
+    }
+
+    if (p[0] < 0x80) {
+        return 1;
+    }
+
+    if ((p[0] & 0xe0) == 0xc0) {
+        n = 2;
+        cp = p[0] & 0x1f;
+        min = 0x80;
+
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        n = 3;
+        cp = p[0] & 0x0f;
+        min = 0x800;
+
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        n = 4;
+        cp = p[0] & 0x07;
+        min = 0x10000;
+
+    } else {
+        return 0;               /* 80..BF continuation, F8..FF never a lead */
+    }
+
+    if (avail < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+
+    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/*
+ * Every string of a JSON text, key or value, is strict UTF-8: the raw
+ * bytes between the quotes, where a backslash takes the next byte with it
+ * (so \" does not end the string; escapes themselves are yajl's business,
+ * and an escaped lone surrogate such as \ud800 is fine).  Only meaningful
+ * on a text that yajl accepts.
+ */
+static int
+strings_strict_utf8(const unsigned char *p, size_t len)
+{
+    int     in_string;
+    size_t  i, n;
+
+    in_string = 0;
+
+    for (i = 0; i < len; /* void */) {
+        if (!in_string) {
+            in_string = (p[i] == '"');
+            i++;
+
+        } else if (p[i] == '"') {
+            in_string = 0;
+            i++;
+
+        } else if (p[i] == '\\') {
+            i += 2;
+
+        } else {
+            n = utf8_strict_seq(p + i, len - i);
+
+            if (n == 0) {
+                return 0;
+            }
+
+            i += n;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the oracle: plain yajl accepts it, and all its strings are strict UTF-8 */
+static int
+oracle_valid(const unsigned char *p, size_t len)
+{
+    return yajl_valid(p, len) && strings_strict_utf8(p, len);
+}
+
+
+#define UTF8_ERROR  "invalid UTF-8 in a string"
+
+enum { FINE = 0, BAD_JSON, BAD_UTF8 };
+
+
 #define PREFIX_X  "{\"id\":\"a\"," T ",\"x\":\""
 #define PREFIX_K  "{\"id\":\"a\"," T ",\""
 
@@ -2323,7 +2438,7 @@ build_string_body(char *buf, const char *prefix, size_t fill, const char *at,
 static void
 test_long_strings(void)
 {
-    int          valid, as_key;
+    int          valid, yajl_ok, as_key;
     char         buf[4096], name[200];
     size_t       i, fill, len;
     expect_t     exp, any;
@@ -2332,39 +2447,60 @@ test_long_strings(void)
         const char  *name;
         const char  *s;
         size_t       len;
+        int          fault;     /* what is wrong with it, if anything */
     } pieces[] = {
-#define P(n, s)  { n, s, sizeof(s) - 1 }
+#define P(n, s, f)  { n, s, sizeof(s) - 1, f }
         /* valid */
-        P("ascii", "abc"),
-        P("2-byte UTF-8", "\xc3\xa9\xc3\xa9"),
-        P("3-byte UTF-8", "\xe4\xb8\xad\xe6\x96\x87"),
-        P("4-byte UTF-8", "\xf0\x9f\x98\x80"),
-        P("\\n escape", "\\n"),
-        P("\\\" escape", "\\\"x"),
-        P("\\\\ escape", "\\\\"),
-        P("\\/ escape", "\\/"),
-        P("\\u escape", "\\u00e9"),
-        P("\\u escape, uppercase hex", "\\u4E2D"),
-        P("surrogate pair", "\\ud83d\\ude00"),
-        P("lone surrogate", "\\ud83d"),
-        P("DEL", "\x7f"),
-        P("overlong UTF-8 (yajl accepts)", "\xc0\xaf"),
-        P("many escapes", "\\n\\t\\r\\b\\f\\u0041\\\"\\\\"),
-        /* invalid */
-        P("bad escape \\q", "\\q"),
-        P("bad escape \\x", "\\x41"),
-        P("bad \\u hex", "\\u12G4"),
-        P("short \\u", "\\u12"),
-        P("raw control 0x01", "\x01"),
-        P("raw newline", "\n"),
-        P("raw tab", "\t"),
-        P("raw NUL", "\0"),
-        P("0xff", "\xff"),
-        P("lone continuation", "\x80"),
-        P("truncated 3-byte", "\xe4\xb8"),
-        P("lead then ASCII", "\xc3" "A"),
-        P("5-byte lead", "\xf8\x88\x80\x80\x80"),
-        P("4-byte with bad 3rd", "\xf0\x9f\x41\x80"),
+        P("ascii", "abc", FINE),
+        P("2-byte UTF-8", "\xc3\xa9\xc3\xa9", FINE),
+        P("3-byte UTF-8", "\xe4\xb8\xad\xe6\x96\x87", FINE),
+        P("4-byte UTF-8", "\xf0\x9f\x98\x80", FINE),
+        P("\\n escape", "\\n", FINE),
+        P("\\\" escape", "\\\"x", FINE),
+        P("\\\\ escape", "\\\\", FINE),
+        P("\\/ escape", "\\/", FINE),
+        P("\\u escape", "\\u00e9", FINE),
+        P("\\u escape, uppercase hex", "\\u4E2D", FINE),
+        P("surrogate pair", "\\ud83d\\ude00", FINE),
+        P("lone surrogate", "\\ud83d", FINE),
+        P("escaped lone low surrogate", "\\udc00", FINE),
+        P("DEL", "\x7f", FINE),
+        P("many escapes", "\\n\\t\\r\\b\\f\\u0041\\\"\\\\", FINE),
+        P("C2 80 (U+0080)", "\xc2\x80", FINE),
+        P("DF BF (U+07FF)", "\xdf\xbf", FINE),
+        P("E0 A0 80 (U+0800)", "\xe0\xa0\x80", FINE),
+        P("ED 9F BF (U+D7FF)", "\xed\x9f\xbf", FINE),
+        P("EE 80 80 (U+E000)", "\xee\x80\x80", FINE),
+        P("EF BF BF (U+FFFF)", "\xef\xbf\xbf", FINE),
+        P("F0 90 80 80 (U+10000)", "\xf0\x90\x80\x80", FINE),
+        P("F4 8F BF BF (U+10FFFF)", "\xf4\x8f\xbf\xbf", FINE),
+        /* invalid JSON */
+        P("bad escape \\q", "\\q", BAD_JSON),
+        P("bad escape \\x", "\\x41", BAD_JSON),
+        P("bad \\u hex", "\\u12G4", BAD_JSON),
+        P("short \\u", "\\u12", BAD_JSON),
+        P("raw control 0x01", "\x01", BAD_JSON),
+        P("raw newline", "\n", BAD_JSON),
+        P("raw tab", "\t", BAD_JSON),
+        P("raw NUL", "\0", BAD_JSON),
+        /* not UTF-8 at all: yajl refuses them too */
+        P("0xff", "\xff", BAD_UTF8),
+        P("lone continuation", "\x80", BAD_UTF8),
+        P("truncated 3-byte", "\xe4\xb8", BAD_UTF8),
+        P("lead then ASCII", "\xc3" "A", BAD_UTF8),
+        P("5-byte lead", "\xf8\x88\x80\x80\x80", BAD_UTF8),
+        P("4-byte with bad 3rd", "\xf0\x9f\x41\x80", BAD_UTF8),
+        /* not strict UTF-8: yajl accepts them, the parser must not */
+        P("overlong C0 AF (yajl accepts)", "\xc0\xaf", BAD_UTF8),
+        P("overlong C1 BF (yajl accepts)", "\xc1\xbf", BAD_UTF8),
+        P("overlong E0 80 80 (yajl accepts)", "\xe0\x80\x80", BAD_UTF8),
+        P("overlong F0 80 80 80 (yajl accepts)", "\xf0\x80\x80\x80",
+          BAD_UTF8),
+        P("surrogate ED A0 80 (yajl accepts)", "\xed\xa0\x80", BAD_UTF8),
+        P("surrogate ED BF BF (yajl accepts)", "\xed\xbf\xbf", BAD_UTF8),
+        P("above U+10FFFF F4 90 80 80 (yajl accepts)", "\xf4\x90\x80\x80",
+          BAD_UTF8),
+        P("lead F5 80 80 80 (yajl accepts)", "\xf5\x80\x80\x80", BAD_UTF8),
 #undef P
     };
 
@@ -2390,12 +2526,19 @@ test_long_strings(void)
                 len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
                                         fill, pieces[i].s, pieces[i].len,
                                         as_key ? "tail\":1}" : "tail\"}");
-                valid = yajl_valid((unsigned char *) buf, len);
+                yajl_ok = yajl_valid((unsigned char *) buf, len);
+                valid = oracle_valid((unsigned char *) buf, len);
 
                 snprintf(name, sizeof(name), "%s at string byte %zu (%s, "
-                         "yajl says %s)", pieces[i].name, fill,
-                         as_key ? "key" : "value",
+                         "yajl says %s, oracle says %s)", pieces[i].name,
+                         fill, as_key ? "key" : "value",
+                         yajl_ok ? "valid" : "invalid",
                          valid ? "valid" : "invalid");
+
+                /* the table and the oracle agree */
+                CHECK(valid == (pieces[i].fault == FINE),
+                      "%s: the table says %s", name,
+                      pieces[i].fault == FINE ? "valid" : "invalid");
 
                 if (valid) {
                     check_event(name, (unsigned char *) buf, len, &exp,
@@ -2406,7 +2549,8 @@ test_long_strings(void)
 
                     memset(&err, 0, sizeof(err));
                     err.rc = -1;
-                    err.error = "JSON";
+                    err.error = pieces[i].fault == BAD_UTF8 ? UTF8_ERROR
+                                                            : "JSON";
                     check_event(name, (unsigned char *) buf, len, &err,
                                 under_valgrind ? 3 : 10, 0, 1);
                 }
@@ -2538,6 +2682,293 @@ test_long_strings(void)
 }
 
 
+/*
+ * The oracle's strict UTF-8 check, against the definition: every scalar
+ * value in its shortest form is one valid sequence; surrogates, overlong
+ * forms and 4-byte forms above U+10FFFF are not; a lone byte is valid only
+ * below 0x80.  Then the string scanner on a few bodies.
+ */
+
+static size_t
+utf8_encode_as(uint32_t cp, size_t n, unsigned char *b)
+{
+    size_t                      i;
+    static const unsigned char  lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+
+    for (i = n - 1; i > 0; i--) {
+        b[i] = (unsigned char) (0x80 | (cp & 0x3f));
+        cp >>= 6;
+    }
+
+    b[0] = (unsigned char) (lead[n] | cp);
+
+    return n;
+}
+
+
+static void
+test_oracle_utf8(void)
+{
+    int            c;
+    size_t         i, n, bad;
+    uint32_t       cp;
+    unsigned char  b[4];
+
+    static const struct {
+        const char  *body;
+        size_t       len;
+        int          strict;
+    } bodies[] = {
+#define B(s, v)  { s, sizeof(s) - 1, v }
+        B("{\"a\":\"\xc3\xa9\"}", 1),
+        B("{\"a\":\"\xc0\xaf\"}", 0),
+        B("{\"\xed\xa0\x80\":1}", 0),
+        B("{\"a\":\"\\\"\xf4\x90\x80\x80\"}", 0),
+        B("{\"a\":\"\\\\\",\"b\":\"\xc0\xaf\"}", 0),
+        B("{\"a\":\"\\\\\",\"b\":\"\xe4\xb8\xad\"}", 1),
+        B("{\"a\":\"\\ud800\\udfff\"}", 1),
+        B("{\"a\":\"\\\"\",\"\xf0\x90\x80\x80\":\"\\\\\"}", 1),
+#undef B
+    };
+
+    section = "oracle UTF-8";
+
+    for (bad = 0, cp = 0; cp <= 0x10ffff; cp++) {
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+            continue;
+        }
+
+        n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        utf8_encode_as(cp, n, b);
+        bad += utf8_strict_seq(b, n) != n;
+    }
+
+    CHECK(bad == 0, "%zu scalar values refused in their shortest form", bad);
+
+    for (bad = 0, cp = 0xd800; cp <= 0xdfff; cp++) {
+        utf8_encode_as(cp, 3, b);
+        bad += utf8_strict_seq(b, 3) != 0;
+    }
+
+    CHECK(bad == 0, "%zu surrogates accepted", bad);
+
+    for (bad = 0, cp = 0; cp < 0x10000; cp++) {
+        for (n = (cp < 0x80 ? 2 : cp < 0x800 ? 3 : 4); n <= 4; n++) {
+            utf8_encode_as(cp, n, b);
+            bad += utf8_strict_seq(b, n) != 0;
+        }
+    }
+
+    CHECK(bad == 0, "%zu overlong forms accepted", bad);
+
+    for (bad = 0, cp = 0x110000; cp <= 0x1fffff; cp++) {
+        utf8_encode_as(cp, 4, b);
+        bad += utf8_strict_seq(b, 4) != 0;
+    }
+
+    CHECK(bad == 0, "%zu 4-byte forms above U+10FFFF accepted", bad);
+
+    for (bad = 0, c = 0; c < 256; c++) {
+        b[0] = (unsigned char) c;
+        bad += utf8_strict_seq(b, 1) != (c < 0x80 ? 1u : 0u);
+    }
+
+    CHECK(bad == 0, "%zu single bytes judged wrongly", bad);
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        CHECK(yajl_valid((const unsigned char *) bodies[i].body,
+                         bodies[i].len),
+              "oracle body %zu %s: yajl refuses it", i,
+              show(bodies[i].body, bodies[i].len));
+        CHECK(strings_strict_utf8((const unsigned char *) bodies[i].body,
+                                  bodies[i].len) == bodies[i].strict,
+              "oracle body %zu %s: expected %s", i,
+              show(bodies[i].body, bodies[i].len),
+              bodies[i].strict ? "strict UTF-8" : "not strict UTF-8");
+    }
+}
+
+
+/*
+ * Strict UTF-8 in every string: each class of invalid sequence, the ones
+ * plain yajl lets through (overlong forms, surrogates, above U+10FFFF) and
+ * the ones it refuses too, in short strings (fed to yajl) and in the
+ * elided tail of a long string, in keys and in values, inside a string and
+ * right before its closing quote; and the boundary characters that must
+ * pass.  A failure says UTF8_ERROR, keeps the fields parsed before the bad
+ * byte and nothing after it, the same for every split.
+ */
+
+#define STRICT_FILL_LONG  200    /* > NGX_SMILE_STRING_FED: elided */
+
+static void
+test_strict_utf8(void)
+{
+    int             valid, yajl_ok;
+    char            buf[1024], name[200];
+    size_t          i, j, len, o;
+    plan_t          pl;
+    result_t        r;
+    expect_t        exp;
+
+    static const struct {
+        const char  *name;
+        const char  *s;
+        size_t       len;
+        int          strict;    /* strict UTF-8 */
+        int          yajl;      /* plain yajl accepts it, in any place */
+    } seqs[] = {
+#define S(n, s, v, y)  { n, s, sizeof(s) - 1, v, y }
+        S("C0 AF (overlong '/')", "\xc0\xaf", 0, 1),
+        S("C1 BF (overlong U+007F)", "\xc1\xbf", 0, 1),
+        S("E0 80 80 (overlong U+0000)", "\xe0\x80\x80", 0, 1),
+        S("E0 9F BF (overlong U+07FF)", "\xe0\x9f\xbf", 0, 1),
+        S("ED A0 80 (surrogate U+D800)", "\xed\xa0\x80", 0, 1),
+        S("ED BF BF (surrogate U+DFFF)", "\xed\xbf\xbf", 0, 1),
+        S("F0 80 80 80 (overlong U+0000)", "\xf0\x80\x80\x80", 0, 1),
+        S("F0 8F BF BF (overlong U+FFFF)", "\xf0\x8f\xbf\xbf", 0, 1),
+        S("F4 90 80 80 (U+110000)", "\xf4\x90\x80\x80", 0, 1),
+        S("F5 80 80 80 (above U+10FFFF)", "\xf5\x80\x80\x80", 0, 1),
+        S("F7 BF BF BF (above U+10FFFF)", "\xf7\xbf\xbf\xbf", 0, 1),
+        S("FF", "\xff", 0, 0),
+        S("FE", "\xfe", 0, 0),
+        S("80 (lone continuation)", "\x80", 0, 0),
+        S("BF (lone continuation)", "\xbf", 0, 0),
+        S("E4 B8 (truncated)", "\xe4\xb8", 0, 0),
+        S("C2 (truncated)", "\xc2", 0, 0),
+        S("F0 9F 98 (truncated)", "\xf0\x9f\x98", 0, 0),
+        S("E4 B8 AD BF (extra continuation)", "\xe4\xb8\xad\xbf", 0, 0),
+        S("C3 then ASCII", "\xc3" "A", 0, 0),
+        /* valid */
+        S("7F (DEL)", "\x7f", 1, 1),
+        S("C2 80 (U+0080)", "\xc2\x80", 1, 1),
+        S("DF BF (U+07FF)", "\xdf\xbf", 1, 1),
+        S("E0 A0 80 (U+0800)", "\xe0\xa0\x80", 1, 1),
+        S("ED 9F BF (U+D7FF)", "\xed\x9f\xbf", 1, 1),
+        S("EE 80 80 (U+E000)", "\xee\x80\x80", 1, 1),
+        S("EF BF BF (U+FFFF)", "\xef\xbf\xbf", 1, 1),
+        S("F0 90 80 80 (U+10000)", "\xf0\x90\x80\x80", 1, 1),
+        S("F4 8F BF BF (U+10FFFF)", "\xf4\x8f\xbf\xbf", 1, 1),
+        S("Chinese", "\xe4\xb8\xad\xe6\x96\x87\xe6\xb5\x8b\xe8\xaf\x95", 1, 1),
+        S("emoji", "\xf0\x9f\x98\x80", 1, 1),
+        S("escaped lone surrogate \\ud800", "\\ud800", 1, 1),
+        S("escaped lone surrogate \\udfff", "\\udfff", 1, 1),
+        S("escaped surrogates reversed", "\\ude00\\ud83d", 1, 1),
+#undef S
+    };
+
+    /* where the sequence goes: prefix, "q" x fill, the sequence, suffix */
+    static const struct {
+        const char  *name;
+        const char  *prefix;
+        size_t       fill;
+        const char  *suffix;
+        const char  *id;        /* kept when the sequence is refused */
+        const char  *type;
+        const char  *error;     /* when it is valid: NULL, or the error */
+    } places[] = {
+        { "short value", PREFIX_X, 2, "cd\"}", "a", "USER_CREATED", NULL },
+        { "short value, at its end", PREFIX_X, 2, "\"}", "a",
+          "USER_CREATED", NULL },
+        { "short value, at its start", PREFIX_X, 0, "cd\"}", "a",
+          "USER_CREATED", NULL },
+        { "short key", PREFIX_K, 2, "cd\":1}", "a", "USER_CREATED", NULL },
+        { "short key, at its end", PREFIX_K, 2, "\":1}", "a",
+          "USER_CREATED", NULL },
+        { "long value, elided part", PREFIX_X, STRICT_FILL_LONG, "cd\"}",
+          "a", "USER_CREATED", NULL },
+        { "long value, elided part, at its end", PREFIX_X, STRICT_FILL_LONG,
+          "\"}", "a", "USER_CREATED", NULL },
+        { "long key, elided part", PREFIX_K, STRICT_FILL_LONG, "cd\":1}",
+          "a", "USER_CREATED", NULL },
+        { "long key, elided part, at its end", PREFIX_K, STRICT_FILL_LONG,
+          "\":1}", "a", "USER_CREATED", NULL },
+        { "short value before type", "{\"id\":\"a\",\"x\":\"", 2,
+          "cd\"," T "}", "a", NULL, NULL },
+        { "long value before type", "{\"id\":\"a\",\"x\":\"",
+          STRICT_FILL_LONG, "cd\"," T "}", "a", NULL, NULL },
+        { "short key before type", "{\"id\":\"a\",\"", 2, "cd\":1," T "}",
+          "a", NULL, NULL },
+        { "long key before type", "{\"id\":\"a\",\"", STRICT_FILL_LONG,
+          "cd\":1," T "}", "a", NULL, NULL },
+        { "short id", "{\"id\":\"", 2, "cd\"," T "}", NULL, NULL,
+          "\"id\"" },
+        { "long id", "{\"id\":\"", STRICT_FILL_LONG, "cd\"," T "}", NULL,
+          NULL, "\"id\"" },
+        { "type, after id", "{\"id\":\"a\",\"type\":\"USER", 0, "\"}", "a",
+          NULL, "\"type\"" },
+    };
+
+    section = "event strict UTF-8";
+
+    for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        for (j = 0; j < sizeof(places) / sizeof(places[0]); j++) {
+            o = strlen(places[j].prefix);
+            memcpy(buf, places[j].prefix, o);
+            memset(buf + o, 'q', places[j].fill);
+            o += places[j].fill;
+            memcpy(buf + o, seqs[i].s, seqs[i].len);
+            o += seqs[i].len;
+            memcpy(buf + o, places[j].suffix, strlen(places[j].suffix));
+            o += strlen(places[j].suffix);
+            len = o;
+
+            snprintf(name, sizeof(name), "%s in a %s", seqs[i].name,
+                     places[j].name);
+
+            /* the case is what it says: for yajl and for the oracle */
+            yajl_ok = yajl_valid((unsigned char *) buf, len);
+            valid = strings_strict_utf8((unsigned char *) buf, len);
+
+            CHECK(yajl_ok == seqs[i].yajl, "%s: body %s: plain yajl %s it",
+                  name, show(buf, len), yajl_ok ? "accepts" : "refuses");
+            CHECK(valid == seqs[i].strict, "%s: body %s: the oracle says "
+                  "%s", name, show(buf, len),
+                  valid ? "strict UTF-8" : "not strict UTF-8");
+
+            memset(&exp, 0, sizeof(exp));
+
+            if (!seqs[i].strict) {
+                exp.rc = -1;
+                exp.error = UTF8_ERROR;
+
+            } else if (places[j].error) {
+                exp.rc = -1;
+                exp.error = places[j].error;
+
+            } else {
+                exp.rc = 0;
+                exp.id = "a";
+                exp.type = "USER_CREATED";
+            }
+
+            check_event(name, (unsigned char *) buf, len, &exp,
+                        under_valgrind ? 3 : 10, 1, 1);
+
+            if (!seqs[i].strict) {
+                /* the reason exactly, and what was parsed before it */
+                plan_whole(&pl, len);
+                parse((unsigned char *) buf, &pl, &r);
+                plan_free(&pl);
+
+                CHECK(r.error && strcmp(r.error, UTF8_ERROR) == 0,
+                      "%s: error %s, expected \"" UTF8_ERROR "\"", name,
+                      r.error ? r.error : "(null)");
+                CHECK(field_is(&r.id, places[j].id)
+                      && field_is(&r.type, places[j].type)
+                      && r.created_at.len == 0 && r.version.len == 0
+                      && r.user_id.len == 0 && r.account_id.len == 0,
+                      "%s: kept id=%s type=%s, expected id=%s type=%s",
+                      name, show(r.id.data, r.id.len),
+                      show(r.type.data, r.type.len),
+                      places[j].id ? places[j].id : "(empty)",
+                      places[j].type ? places[j].type : "(empty)");
+            }
+        }
+    }
+}
+
+
 /* numbers and literals: at most NGX_SMILE_TOKEN_MAX bytes */
 
 static void
@@ -2634,13 +3065,14 @@ test_tokens(void)
 /*
  * Differential: random string contents (valid and invalid escapes, UTF-8,
  * control characters) 100 to 600 bytes long in a value or a key; the
- * parser must accept exactly what plain yajl accepts, in any split.
+ * parser must accept exactly what the oracle accepts (plain yajl accepts
+ * the body and every string in it is strict UTF-8), in any split.
  */
 
 static void
 test_differential(void)
 {
-    int           valid, as_key, bad_verdict, bad_split;
+    int           valid, yajl_ok, as_key, bad_verdict, bad_split;
     char         *buf;
     size_t        iter, iters, k, len, o, n, pi, s;
     plan_t        pl;
@@ -2660,18 +3092,28 @@ test_differential(void)
         A("\\u00e9", 6), A("\\u4E2d", 4), A("\\ud83d\\ude00", 4),
         A("\\ud83d", 2), A("\\u0000", 1),
         A("\xc3\xa9", 10), A("\xe4\xb8\xad", 10), A("\xf0\x9f\x98\x80", 6),
-        A("\xc0\xaf", 1),
+        /* the strict UTF-8 boundaries, each side */
+        A("\xc2\x80", 1), A("\xdf\xbf", 1), A("\xe0\xa0\x80", 1),
+        A("\xed\x9f\xbf", 1), A("\xee\x80\x80", 1), A("\xef\xbf\xbf", 1),
+        A("\xf0\x90\x80\x80", 1), A("\xf4\x8f\xbf\xbf", 1),
+        A("\\udc00", 1),
         /* invalid: from here on, never picked by weight */
         A("\\q", 0), A("\\u12G4", 0), A("\\u12", 0), A("\\U0041", 0),
         A("\x01", 0), A("\n", 0), A("\t", 0), A("\0", 0),
         A("\xff", 0), A("\x80", 0), A("\xc3", 0), A("\xe4\xb8", 0),
         A("\xc3" "A", 0), A("\xf8\x88\x80\x80\x80", 0), A("\"", 0),
         A("\\", 0), A("\xed", 0), A("\xf0\x9f\x98", 0),
+        /* not strict UTF-8, though plain yajl accepts them */
+        A("\xc0\xaf", 0), A("\xc1\xbf", 0), A("\xe0\x80\x80", 0),
+        A("\xe0\x9f\xbf", 0), A("\xed\xa0\x80", 0), A("\xed\xbf\xbf", 0),
+        A("\xf0\x80\x80\x80", 0), A("\xf0\x8f\xbf\xbf", 0),
+        A("\xf4\x90\x80\x80", 0), A("\xf5\x80\x80\x80", 0),
+        A("\xf7\xbf\xbf\xbf", 0),
 #undef A
     };
 
     unsigned  total = 0;
-    size_t    first_invalid = 0, n_alphabet, n_valid = 0;
+    size_t    first_invalid = 0, n_alphabet, n_valid = 0, n_strict_only = 0;
 
     section = "event differential";
 
@@ -2737,17 +3179,26 @@ test_differential(void)
         o += sprintf(buf + o, as_key ? "\":1}" : "\"}");
         len = o;
 
-        valid = yajl_valid((unsigned char *) buf, len);
+        yajl_ok = yajl_valid((unsigned char *) buf, len);
+        valid = yajl_ok && strings_strict_utf8((unsigned char *) buf, len);
         n_valid += valid;
+        n_strict_only += yajl_ok && !valid;
 
         plan_whole(&pl, len);
         parse((unsigned char *) buf, &pl, &whole);
         plan_free(&pl);
 
-        if ((whole.rc == 0) != valid) {
+        if ((whole.rc == 0) != valid
+            || (yajl_ok && !valid
+                && (whole.error == NULL
+                    || strcmp(whole.error, UTF8_ERROR) != 0)))
+        {
+            /* when only strict UTF-8 says no, the reason must be that */
             if (bad_verdict++ < 5) {
-                CHECK(0, "body %s: yajl says %s, the parser rc %d (%s)",
-                      show(buf, len), valid ? "valid" : "invalid", whole.rc,
+                CHECK(0, "body %s: yajl says %s, the oracle %s, the parser "
+                      "rc %d (%s)", show(buf, len),
+                      yajl_ok ? "valid" : "invalid",
+                      valid ? "valid" : "invalid", whole.rc,
                       whole.error ? whole.error : "ok");
             }
         }
@@ -2793,15 +3244,18 @@ test_differential(void)
         }
     }
 
-    CHECK(bad_verdict == 0, "%d of %zu random bodies judged unlike yajl",
-          bad_verdict, iters);
+    CHECK(bad_verdict == 0, "%d of %zu random bodies judged unlike the "
+          "oracle (yajl and strict UTF-8)", bad_verdict, iters);
     CHECK(n_valid > iters / 4 && n_valid < iters - iters / 4,
           "differential: %zu of %zu bodies valid, expected a mix", n_valid,
           iters);
+    CHECK(n_strict_only > iters / 50,
+          "differential: only %zu of %zu bodies valid for yajl and not "
+          "strict UTF-8", n_strict_only, iters);
 
     if (getenv("UNIT_VERBOSE")) {
-        printf("  differential: %zu of %zu bodies valid JSON\n", n_valid,
-               iters);
+        printf("  differential: %zu of %zu bodies valid, %zu more valid for "
+               "yajl only\n", n_valid, iters, n_strict_only);
     }
     CHECK(bad_split == 0, "%d random bodies split-dependent", bad_split);
 
@@ -3090,8 +3544,10 @@ test_lifecycle(void)
 
 /*
  * Behaviours that are not failures but worth knowing; printed, not
- * counted.  (Overlong UTF-8 and lone surrogates: yajl 2.1 checks only
- * the shape of a UTF-8 sequence; it also takes \v and \f as whitespace.)
+ * counted.  (yajl 2.1 checks only the shape of a UTF-8 sequence; the
+ * parser refuses overlong forms, surrogates and code points above U+10FFFF
+ * itself, see test_strict_utf8(), and accepts an escaped lone surrogate,
+ * as JSON does.  yajl also takes \v and \f as whitespace.)
  * Shown with UNIT_VERBOSE=1.
  */
 
@@ -3151,6 +3607,8 @@ main(void)
     test_depth();
     test_big();
     test_long_strings();
+    test_oracle_utf8();
+    test_strict_utf8();
     test_tokens();
     test_differential();
     test_small_feed_cost();
