@@ -870,6 +870,7 @@ sub block_problems ($) {
 
 sub valgrind_cmd () {
     my @opts = qw(--tool=memcheck --leak-check=full --show-leak-kinds=definite
+                  --keep-debuginfo=yes
                   --errors-for-leak-kinds=definite --num-callers=40);
     push @opts, "--log-file=$LogDir/valgrind.%p.log";
     if (-f 'valgrind.suppress') {
