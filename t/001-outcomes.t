@@ -3,16 +3,13 @@
 # rejected request never reaches the app.  Error answers and log lines never
 # carry the secret, a signature or the body.
 #
-# The app is a second server in the same nginx, on a unix socket: it answers
-# with the X-Smile-* and Smile-Signature request headers it received (names
-# in lowercase, sorted; values byte for byte), the body's length and MD5, and
-# the body itself, and logs "app received ..." so that a block can assert it
-# was (not) reached.
+# The app behind proxy_pass and the request/expectation helpers are in
+# t/lib/SmileApp.pm.
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use SmileTest;
-use Digest::MD5 qw(md5_hex);
+use SmileApp;
 
 no_shuffle();
 
@@ -23,74 +20,13 @@ our $INSIGHT = event_body('24_insight_added.json');
 our $USER_ID = 'et-123abc456def789abc123def456abc78';
 our $TENANT  = 'tenantId-123abc456def789abc123def456abc78';
 
-# the app behind proxy_pass, and the http{} settings every block shares
-our $HTTP_CONFIG = <<'_EOC_';
-    server_tokens off;
-
-    upstream app {
-        server unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
-    }
-
-    server {
-        listen unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
-        client_max_body_size 0;
-        client_body_buffer_size 8m;
-
-        location / {
-            content_by_lua_block {
-                ngx.req.read_body()
-                local body = ngx.req.get_body_data()
-                if not body then
-                    local name = ngx.req.get_body_file()
-                    if name then
-                        local f = assert(io.open(name, "rb"))
-                        body = f:read("*a")
-                        f:close()
-                    end
-                end
-                body = body or ""
-                ngx.log(ngx.WARN, "app received ", ngx.req.get_method(), " ",
-                        ngx.var.request_uri, " with ", #body, " body bytes")
-                local lines = {}
-                for line in ngx.req.raw_header():gmatch("[^\n]*\n") do
-                    local l = line:lower()
-                    if l:find("^x%-smile%-") or l:find("^smile%-signature:") then
-                        local colon = line:find(":", 1, true)
-                        lines[#lines + 1] = l:sub(1, colon) .. line:sub(colon + 1)
-                    end
-                end
-                table.sort(lines)
-                ngx.print(table.concat(lines))
-                ngx.say("body ", #body, " ", ngx.md5(body))
-                if #body <= 65536 then
-                    ngx.print(body)
-                end
-            }
-        }
-    }
-_EOC_
-
 add_block_preprocessor(sub {
     my $block = shift;
 
     if (!defined $block->http_config) {
-        $block->set_value("http_config", $HTTP_CONFIG);
+        $block->set_value("http_config", $APP_HTTP_CONFIG);
     }
 });
-
-# "POST /hook" with an exact body (sent with our own Content-Length)
-sub post {
-    my ($body, $uri) = @_;
-    return "POST " . ($uri // "/hook") . "\n" . $body;
-}
-
-# more_headers: a signature (default: the right one) and the exact length
-sub hdrs {
-    my ($body, $sig, @more) = @_;
-    $sig //= sign($body);
-    return join "\n", "Smile-Signature: $sig",
-                      "Content-Length: " . length($body), @more;
-}
 
 # a chunked body, in chunks of $size bytes
 sub chunked {
@@ -103,14 +39,6 @@ sub chunked {
     return $out . "0\r\n\r\n";
 }
 
-# what the app answers when it received $body with these headers
-sub app_sees {
-    my ($body, %h) = @_;
-    my @lines = sort map { lc($_) . ": $h{$_}\r\n" } keys %h;
-    return join('', @lines) . "body " . length($body) . " " . md5_hex($body)
-           . "\n" . (length($body) <= 65536 ? $body : '');
-}
-
 # the app's view of the seed USER_CREATED event
 sub app_sees_user {
     my ($sig) = @_;
@@ -120,27 +48,6 @@ sub app_sees_user {
         'X-Smile-Event-Type' => 'USER_CREATED',
         'X-Smile-Event-Created-At' => '2021-04-14T09:30:24Z',
         'X-Smile-User-Id' => $TENANT);
-}
-
-# nginx's own error page (server_tokens off): no secret, signature or body
-sub error_page {
-    my ($status) = @_;
-    my %text = (400 => '400 Bad Request',
-                401 => '401 Authorization Required',
-                405 => '405 Not Allowed');
-    my $t = $text{$status} or die "no error page text for $status";
-    return "<html>\r\n<head><title>$t</title></head>\r\n<body>\r\n"
-           . "<center><h1>$t</h1></center>\r\n<hr><center>nginx</center>\r\n"
-           . "</body>\r\n</html>\r\n";
-}
-
-# the rejection line: level, result, reason, event id part, client context
-sub rejected {
-    my ($result, $reason, $id, %o) = @_;
-    my $level = $o{level} // 'warn';
-    my $client = $o{client} // '127.0.0.1';
-    my $method = $o{method} // 'POST';
-    return qr/\[\Q$level\E\] \d+#\d+: \*\d+ smile webhook rejected request: \Q$result ($reason)$id\E, client: \Q$client\E, server: localhost, request: "\Q$method\E \/hook HTTP\/1\.1"/;
 }
 
 # What no log line may contain after a rejection: the app's line (it must not

@@ -3,11 +3,8 @@
 # packets, HTTP/2, read earlier by another module, empty, 5 MB, non-ASCII,
 # invalid UTF-8, too large): verified alike, and forwarded byte for byte.
 #
-# The app is a second server in the same nginx, on a unix socket: it answers
-# with the X-Smile-* and Smile-Signature request headers it received (names
-# in lowercase, sorted; values byte for byte), the body's length and MD5, and
-# the body itself when it is at most 64k, and logs "app received ..." so that
-# a block can assert it was (not) reached.
+# The app behind proxy_pass and the request/expectation helpers are in
+# t/lib/SmileApp.pm.
 #
 # The 25 seed blocks are generated from t/events/ before the blocks below
 # __DATA__ (see the end of the Perl part).
@@ -15,7 +12,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use SmileTest;
-use Digest::MD5 qw(md5_hex);
+use SmileApp;
 use JSON::PP ();
 
 no_shuffle();
@@ -74,82 +71,13 @@ sub forwarded {
     return app_sees($body, 'Smile-Signature' => sign($body), %x);
 }
 
-# the app's answer: the headers it received, length, MD5, body (<= 64k)
-sub app_sees {
-    my ($body, %h) = @_;
-    my @lines = sort map { lc($_) . ": $h{$_}\r\n" } keys %h;
-    return join('', @lines) . "body " . length($body) . " " . md5_hex($body)
-           . "\n" . (length($body) <= 65536 ? $body : '');
-}
-
-# the app and the http{} settings every block shares
-our $HTTP_CONFIG = <<'_EOC_';
-    server_tokens off;
-
-    upstream app {
-        server unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
-    }
-
-    server {
-        listen unix:$TEST_NGINX_SERVER_ROOT/logs/app.sock;
-        client_max_body_size 0;
-        client_body_buffer_size 8m;
-
-        location / {
-            content_by_lua_block {
-                ngx.req.read_body()
-                local body = ngx.req.get_body_data()
-                if not body then
-                    local name = ngx.req.get_body_file()
-                    if name then
-                        local f = assert(io.open(name, "rb"))
-                        body = f:read("*a")
-                        f:close()
-                    end
-                end
-                body = body or ""
-                ngx.log(ngx.WARN, "app received ", ngx.req.get_method(), " ",
-                        ngx.var.request_uri, " with ", #body, " body bytes")
-                local lines = {}
-                for line in ngx.req.raw_header():gmatch("[^\n]*\n") do
-                    local l = line:lower()
-                    if l:find("^x%-smile%-") or l:find("^smile%-signature:") then
-                        local colon = line:find(":", 1, true)
-                        lines[#lines + 1] = l:sub(1, colon) .. line:sub(colon + 1)
-                    end
-                end
-                table.sort(lines)
-                ngx.print(table.concat(lines))
-                ngx.say("body ", #body, " ", ngx.md5(body))
-                if #body <= 65536 then
-                    ngx.print(body)
-                end
-            }
-        }
-    }
-_EOC_
-
 add_block_preprocessor(sub {
     my $block = shift;
 
     if (!defined $block->http_config) {
-        $block->set_value("http_config", $HTTP_CONFIG);
+        $block->set_value("http_config", $APP_HTTP_CONFIG);
     }
 });
-
-# "POST /hook" with an exact body (sent with our own Content-Length)
-sub post {
-    my ($body) = @_;
-    return "POST /hook\n" . $body;
-}
-
-# more_headers: a signature (default: the right one) and the exact length
-sub hdrs {
-    my ($body, $sig, @more) = @_;
-    $sig //= sign($body);
-    return join "\n", "Smile-Signature: $sig",
-                      "Content-Length: " . length($body), @more;
-}
 
 # more_headers for a chunked body: no Content-Length
 sub chunked_hdrs {
@@ -180,25 +108,6 @@ sub tampered {
     my $c = substr $body, $i, 1;
     substr($body, $i, 1) = $c eq 'a' ? 'b' : 'a';
     return $body;
-}
-
-# nginx's own error page (server_tokens off): no secret, signature or body
-sub error_page {
-    my ($status) = @_;
-    my %text = (400 => '400 Bad Request',
-                401 => '401 Authorization Required',
-                413 => '413 Request Entity Too Large');
-    my $t = $text{$status} or die "no error page text for $status";
-    return "<html>\r\n<head><title>$t</title></head>\r\n<body>\r\n"
-           . "<center><h1>$t</h1></center>\r\n<hr><center>nginx</center>\r\n"
-           . "</body>\r\n</html>\r\n";
-}
-
-# the rejection line, with nginx's client context
-sub rejected {
-    my ($result, $reason, $id, $proto) = @_;
-    $proto //= 'HTTP/1.1';
-    return qr/\[warn\] \d+#\d+: \*\d+ smile webhook rejected request: \Q$result ($reason)$id\E, client: 127\.0\.0\.1, server: localhost, request: "POST \/hook \Q$proto\E"/;
 }
 
 # the front location of the seed blocks: the event variables as a header
@@ -995,7 +904,7 @@ X-Result: bad_signature
 --- error_log eval
 ::rejected("bad_signature", "no configured secret matches the signature",
            ', unverified event id "et-123abc456def789abc123def456abc78"',
-           "HTTP/2.0")
+           proto => "HTTP/2.0")
 --- no_error_log
 app received
 
