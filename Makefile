@@ -5,6 +5,9 @@
 #   make test           unit tests, then the Test::Nginx suite
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
 #   make demo           nginx + module in front of a demo backend
+#   make fuzz           libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make soak           hostile load with reloads against a real backend
+#   make bench          side-by-side benchmark: plain, module, lua, njs
 
 SHELL      := /bin/bash
 BUILD      := $(CURDIR)/build
@@ -32,7 +35,10 @@ TEST_MODULES = $(MODULES_DIR)/ndk_http_module.so \
                $(MODULES_DIR)/ngx_http_lua_module.so \
                $(MODULE)
 
-.PHONY: all module deps test-deps test unit test-nginx test-valgrind demo clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all module deps test-deps test unit test-nginx test-valgrind demo \
+        fuzz soak bench clean
 
 all: module
 
@@ -68,6 +74,16 @@ test-valgrind: $(MODULE) | test-deps
 
 demo: $(MODULE)
 	@demo/run
+
+fuzz: | deps
+	@tools/ensure-debs clang libclang-rt-14-dev
+	@$(MAKE) -s -C fuzz run BUILD=$(BUILD)/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+soak: $(MODULE) | test-deps
+	@soak/run
+
+bench: $(MODULE) | test-deps
+	@bench/run
 
 clean:
 	rm -rf $(BUILD) t/servroot
