@@ -240,6 +240,21 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         if (!ev->in_string) {
 
+            if (ev->closed
+                && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+            {
+                /*
+                 * yajl takes an unterminated string after the top-level
+                 * value for a token still to come, and then for nothing
+                 */
+
+                if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
+                    ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                }
+
+                return;
+            }
+
             switch (c) {
 
             case '"':
@@ -247,8 +262,20 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 ev->run = 0;
                 break;
 
-            case ' ': case '\t': case '\r': case '\n':
-            case '{': case '}': case '[': case ']': case ',': case ':':
+            case '{': case '[':
+                ev->nesting++;
+                ev->run = 0;
+                break;
+
+            case '}': case ']':
+                if (ev->nesting && --ev->nesting == 0) {
+                    ev->closed = 1;
+                }
+
+                ev->run = 0;
+                break;
+
+            case ' ': case '\t': case '\r': case '\n': case ',': case ':':
                 ev->run = 0;
                 break;
 

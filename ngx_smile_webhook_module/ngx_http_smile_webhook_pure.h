@@ -111,6 +111,7 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
+    unsigned                closed:1;   /* the top-level value ended */
     unsigned                in_string:1;
     unsigned                eliding:1;
     unsigned                escape:1;
@@ -119,6 +120,7 @@ typedef struct {
     unsigned char           lo;         /* the range of the next one */
     unsigned char           hi;
     size_t                  run;        /* string or token bytes so far */
+    size_t                  nesting;    /* open objects and arrays */
 
     ngx_http_smile_webhook_field_t  id;
     ngx_http_smile_webhook_field_t  type;

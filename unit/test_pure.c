@@ -1772,6 +1772,13 @@ static const case_t  cases[] = {
     { "trailing garbage, no space", "{\"id\":\"a\"," T "}x", 0, ERR(NULL) },
     { "trailing NUL", NUL_TRAILING, sizeof(NUL_TRAILING) - 1, ERR(NULL) },
     { "two objects", "{}{}", 0, ERR(NULL) },
+    /* yajl alone accepts these: a string begun after the object, not ended */
+    { "trailing unterminated string", "{\"id\":\"a\"," T "}\"", 0,
+      ERR("not valid JSON") },
+    { "trailing unterminated string after space",
+      "{\"id\":\"a\"," T "}\n \"abc", 0, ERR("not valid JSON") },
+    { "trailing unterminated string after array",
+      "[]\"", 0, ERR(NULL) },
     { "two events",
       "{\"id\":\"a\"," T "}{\"id\":\"b\"," T "}", 0, ERR(NULL) },
     { "two events, newline",
