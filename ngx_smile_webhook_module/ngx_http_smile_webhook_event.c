@@ -218,6 +218,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
                 ev->eliding = 0;
                 ev->in_string = 0;
+                ev->run = 0;
 
                 if (!ngx_http_smile_webhook_parse(ev,
                                             (const unsigned char *) "~\"", 2))
@@ -279,6 +280,15 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 ev->run = 0;
                 break;
 
+            case '\f': case '\v':
+                /* yajl skips these as white space; JSON does not */
+
+                if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
+                    ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                }
+
+                return;
+
             default:
                 if (++ev->run > NGX_SMILE_TOKEN_MAX) {
                     /* what came before is parsed, whatever the split */
@@ -307,6 +317,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         } else if (c == '"' && ev->utf8 == 0) {
             ev->in_string = 0;
+            ev->run = 0;
             continue;
 
         } else if (ev->run >= NGX_SMILE_STRING_FED && ev->utf8 == 0) {
