@@ -15,7 +15,7 @@ static ngx_int_t ngx_http_smile_webhook_handler(ngx_http_request_t *r);
 static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_precheck(
     ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
 static ngx_int_t ngx_http_smile_webhook_allowed(ngx_http_request_t *r,
-    ngx_array_t *allow);
+    ngx_http_smile_webhook_loc_conf_t *swlcf);
 static ngx_int_t ngx_http_smile_webhook_start(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 static void ngx_http_smile_webhook_body_handler(ngx_http_request_t *r);
@@ -225,7 +225,7 @@ ngx_http_smile_webhook_precheck(ngx_http_request_t *r,
 
     swlcf = ctx->conf;
 
-    if (ngx_http_smile_webhook_allowed(r, swlcf->allow) != NGX_OK) {
+    if (ngx_http_smile_webhook_allowed(r, swlcf) != NGX_OK) {
         return NGX_HTTP_SMILE_WEBHOOK_IP_DENIED;
     }
 
@@ -277,21 +277,14 @@ ngx_http_smile_webhook_precheck(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_smile_webhook_allowed(ngx_http_request_t *r, ngx_array_t *allow)
+ngx_http_smile_webhook_allowed(ngx_http_request_t *r,
+    ngx_http_smile_webhook_loc_conf_t *swlcf)
 {
-    ngx_uint_t   i;
-    ngx_cidr_t  *cidr;
-
-    cidr = allow->elts;
-
-    for (i = 0; i < allow->nelts; i++) {
-        if (cidr[i].family == AF_UNSPEC) {
-            /* "all" */
-            return NGX_OK;
-        }
+    if (swlcf->allow_all) {
+        return NGX_OK;
     }
 
-    return ngx_cidr_match(r->connection->sockaddr, allow);
+    return ngx_cidr_match(r->connection->sockaddr, swlcf->allow);
 }
 
 
@@ -359,8 +352,6 @@ ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx, u_char *p,
 
     ngx_http_smile_webhook_event_feed(&ctx->event, p, len);
 
-    ctx->received += len;
-
     return NGX_OK;
 }
 
@@ -406,6 +397,7 @@ static ngx_http_smile_webhook_result_e
 ngx_http_smile_webhook_check(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
+    int                               rc;
     ngx_uint_t                        i, n;
     u_char                            mac[NGX_SMILE_SIG_LEN];
     ngx_http_smile_webhook_secret_t  *secret;
@@ -434,13 +426,15 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
 
     ngx_explicit_memzero(mac, sizeof(mac));
 
-    ctx->event_ok = (ngx_http_smile_webhook_event_finish(&ctx->event) == 0);
+    /* finished even for a bad signature: the log line names the event id */
+
+    rc = ngx_http_smile_webhook_event_finish(&ctx->event);
 
     if (ctx->matched == NULL) {
         return NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE;
     }
 
-    if (!ctx->event_ok) {
+    if (rc != 0) {
         return NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT;
     }
 
@@ -460,7 +454,6 @@ ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
     ngx_table_elt_t  *h;
 
     ctx->result = result;
-    ctx->done = 1;
 
     if (result != NGX_HTTP_SMILE_WEBHOOK_OK) {
         ngx_http_smile_webhook_log(r, ctx);
@@ -598,8 +591,6 @@ ngx_http_smile_webhook_create_ctx(ngx_http_request_t *r)
     ctx = cln->data;
     ngx_memzero(ctx, sizeof(ngx_http_smile_webhook_ctx_t));
 
-    ctx->request = r;
-
     cln->handler = ngx_http_smile_webhook_cleanup;
 
     ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
@@ -641,6 +632,7 @@ ngx_http_smile_webhook_create_loc_conf(ngx_conf_t *cf)
      *     conf->header = { 0, NULL };
      *     conf->enable_file = NULL;
      *     conf->enable_line = 0;
+     *     conf->allow_all = 0;
      */
 
     conf->enable = NGX_CONF_UNSET_UINT;
@@ -659,6 +651,7 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_smile_webhook_loc_conf_t *prev = parent;
     ngx_http_smile_webhook_loc_conf_t *conf = child;
 
+    ngx_uint_t   i;
     ngx_cidr_t  *cidr;
 
     ngx_conf_merge_uint_value(conf->enable, prev->enable,
@@ -690,6 +683,16 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
         }
 
         conf->allow = prev->allow;
+    }
+
+    /* "all" is kept in the list as a cidr of family AF_UNSPEC */
+
+    cidr = conf->allow->elts;
+
+    for (i = 0; i < conf->allow->nelts; i++) {
+        if (cidr[i].family == AF_UNSPEC) {
+            conf->allow_all = 1;
+        }
     }
 
     if (conf->header.data == NULL) {

@@ -45,6 +45,7 @@ typedef struct {
     ngx_uint_t                  log_level;
     ngx_array_t                *secrets;    /* of secret_t */
     ngx_array_t                *allow;      /* ngx_cidr_t */
+    ngx_flag_t                  allow_all;  /* "all" is in the list */
     ngx_str_t                   header;
 
     u_char                     *enable_file;
@@ -53,7 +54,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t                 *request;
     ngx_http_smile_webhook_loc_conf_t  *conf;
 
     ngx_http_smile_webhook_result_e     result;
@@ -62,15 +62,11 @@ typedef struct {
     ngx_http_smile_webhook_hmac_t      *hmacs;      /* one per secret */
     ngx_http_smile_webhook_secret_t    *matched;
     ngx_http_smile_webhook_event_t      event;
-    off_t                               received;
 
     u_char                              sig[NGX_SMILE_SIG_LEN];
 
     unsigned                            hashing:1;
-    unsigned                            fed:1;      /* filter saw the body */
     unsigned                            failed:1;   /* OpenSSL failed */
-    unsigned                            done:1;
-    unsigned                            event_ok:1;
 } ngx_http_smile_webhook_ctx_t;
 
 
