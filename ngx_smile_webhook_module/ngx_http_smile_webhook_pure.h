@@ -139,4 +139,12 @@ int ngx_http_smile_webhook_event_finish(ngx_http_smile_webhook_event_t *ev);
 void ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev);
 
 
+/*
+ * An RFC 3339 date-time (the signed "createdAt") as seconds since the
+ * epoch: 0, or -1 when it is not one.
+ */
+int ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
+    long long *out);
+
+
 #endif /* _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_ */
