@@ -42,8 +42,11 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
 
     ev = &ctx->event;
 
-    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK) {
+    /* an authentic event, even one that report mode would not forward */
 
+    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK
+        || ctx->result >= NGX_HTTP_SMILE_WEBHOOK_STALE)
+    {
         if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_id,
                                        ev->id.data, ev->id.len)
             != NGX_OK

@@ -29,6 +29,11 @@ static ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_create_ctx(
     ngx_http_request_t *r);
 static void ngx_http_smile_webhook_cleanup(void *data);
 
+static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_policy(
+    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r);
+
+static void *ngx_http_smile_webhook_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_smile_webhook_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -43,6 +48,10 @@ static char *ngx_http_smile_webhook_secret_file(ngx_conf_t *cf,
 static char *ngx_http_smile_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smile_webhook_signature_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_smile_webhook_max_age(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_smile_webhook_add_secret(ngx_conf_t *cf,
     ngx_http_smile_webhook_loc_conf_t *swlcf, u_char *secret, size_t len,
@@ -113,6 +122,41 @@ static ngx_command_t  ngx_http_smile_webhook_commands[] = {
       offsetof(ngx_http_smile_webhook_loc_conf_t, log_level),
       &ngx_http_smile_webhook_log_levels },
 
+    { ngx_string("smile_webhook_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_smile_webhook_events,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smile_webhook_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_smile_webhook_max_age,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smile_webhook_dedupe_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_smile_webhook_dedupe_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smile_webhook_dedupe"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_smile_webhook_dedupe,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("smile_webhook_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_smile_webhook_status,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -121,7 +165,7 @@ static ngx_http_module_t  ngx_http_smile_webhook_module_ctx = {
     ngx_http_smile_webhook_preconfiguration, /* preconfiguration */
     ngx_http_smile_webhook_postconfiguration, /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_smile_webhook_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -155,6 +199,44 @@ static ngx_str_t  ngx_http_smile_webhook_default_allow =
     ngx_string("18.142.61.230");
 
 
+/* Smile's event catalogue, deprecated types last */
+
+static ngx_str_t  ngx_http_smile_webhook_catalogue[] = {
+    ngx_string("USER_CREATED"),
+    ngx_string("ACCOUNT_CREATED"),
+    ngx_string("ACCOUNT_CONNECTED"),
+    ngx_string("ACCOUNT_DISCONNECTED"),
+    ngx_string("ACCOUNT_FAILED"),
+    ngx_string("TASK_STARTED"),
+    ngx_string("TASK_FINISHED"),
+    ngx_string("ACCOUNT_SYNC_TASK_FINISHED"),
+    ngx_string("ARCHIVE_STARTED"),
+    ngx_string("ARCHIVE_ANALYZED"),
+    ngx_string("ARCHIVE_REVOKED"),
+    ngx_string("ARCHIVE_FAILED"),
+    ngx_string("INVITE_INVITED"),
+    ngx_string("INVITE_LINKED"),
+    ngx_string("IDENTITY_ADDED"),
+    ngx_string("RATING_ADDED"),
+    ngx_string("TRANSACTIONS_ADDED"),
+    ngx_string("DOCUMENTS_ADDED"),
+    ngx_string("EMPLOYMENTS_ADDED"),
+    ngx_string("INCOMES_ADDED"),
+    ngx_string("EINCOMES_ADDED"),
+    ngx_string("CONTRIBUTIONS_ADDED"),
+    ngx_string("LIABILITIES_ADDED"),
+    ngx_string("INSIGHT_ADDED"),
+    ngx_string("LINK_ADDED"),
+    ngx_string("CONTRIBUTIONS_UPDATED"),
+    ngx_string("INCOMES_UPDATED"),
+    ngx_string("DOCUMENTS_UPDATED"),
+    ngx_string("EMPLOYMENTS_UPDATED"),
+    ngx_string("EINCOMES_UPDATED"),
+    ngx_string("LIABILITIES_UPDATED"),
+    ngx_null_string
+};
+
+
 static ngx_int_t
 ngx_http_smile_webhook_handler(ngx_http_request_t *r)
 {
@@ -172,6 +254,13 @@ ngx_http_smile_webhook_handler(ngx_http_request_t *r)
     ctx = ngx_http_smile_webhook_get_ctx(r);
 
     if (ctx) {
+
+        if (ctx->status == NGX_HTTP_OK) {
+            /* acknowledged here, not forwarded */
+            ctx->status = NGX_DONE;
+            return ngx_http_smile_webhook_acknowledge(r);
+        }
+
         /* NGX_DONE while the body is read, the verdict afterwards */
         return ctx->status;
     }
@@ -350,6 +439,8 @@ ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx, u_char *p,
         }
     }
 
+    ctx->received += len;
+
     ngx_http_smile_webhook_event_feed(&ctx->event, p, len);
 
     return NGX_OK;
@@ -378,6 +469,10 @@ ngx_http_smile_webhook_body_handler(ngx_http_request_t *r)
     ctx->hashing = 0;
 
     result = ngx_http_smile_webhook_check(r, ctx);
+
+    if (result == NGX_HTTP_SMILE_WEBHOOK_OK && !ctx->failed) {
+        result = ngx_http_smile_webhook_policy(r, ctx);
+    }
 
     if (ctx->failed) {
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -443,6 +538,99 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
 
 
 /*
+ * The checks on an authentic event, in this order: the type filter, the
+ * age of the signed createdAt, and the dedupe table, which is consulted
+ * last so that an id is held only by an event that will be forwarded.
+ */
+
+static ngx_http_smile_webhook_result_e
+ngx_http_smile_webhook_policy(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    time_t                              now;
+    long long                           created;
+    ngx_str_t                          *type;
+    ngx_uint_t                          i;
+    ngx_http_smile_webhook_event_t     *ev;
+    ngx_http_smile_webhook_loc_conf_t  *swlcf;
+
+    swlcf = ctx->conf;
+    ev = &ctx->event;
+
+    if (swlcf->events) {
+        type = swlcf->events->elts;
+
+        for (i = 0; i < swlcf->events->nelts; i++) {
+            if (type[i].len == ev->type.len
+                && ngx_memcmp(type[i].data, ev->type.data, ev->type.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == swlcf->events->nelts) {
+            ctx->reason = "event type is not in smile_webhook_events";
+            return NGX_HTTP_SMILE_WEBHOOK_IGNORED;
+        }
+    }
+
+    if (swlcf->max_age) {
+
+        if (ev->created_at.len == 0
+            || ngx_http_smile_webhook_parse_time(ev->created_at.data,
+                                                 ev->created_at.len, &created)
+               != 0)
+        {
+            ctx->reason = "createdAt is missing or not an RFC 3339 time, "
+                          "and smile_webhook_max_age is set";
+            return NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT;
+        }
+
+        now = ngx_time();
+
+        if (created < (long long) now - swlcf->max_age) {
+            ctx->reason = "createdAt is older than smile_webhook_max_age";
+            return NGX_HTTP_SMILE_WEBHOOK_STALE;
+        }
+
+        if (created > (long long) now + swlcf->skew) {
+            ctx->reason = "createdAt is in the future by more than the "
+                          "allowed clock skew";
+            return NGX_HTTP_SMILE_WEBHOOK_STALE;
+        }
+    }
+
+    if (swlcf->dedupe) {
+        return ngx_http_smile_webhook_dedupe_acquire(r, ctx);
+    }
+
+    return NGX_HTTP_SMILE_WEBHOOK_OK;
+}
+
+
+/* 200 with an empty body, for an event that is not forwarded */
+
+static ngx_int_t
+ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = 0;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
+        rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
  * Records the result, rewrites the X-Smile-* request headers and returns
  * what the phase handler answers: NGX_DECLINED to go on, or a status.
  */
@@ -454,6 +642,8 @@ ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
     ngx_table_elt_t  *h;
 
     ctx->result = result;
+
+    ngx_http_smile_webhook_count(r, ctx);
 
     if (result != NGX_HTTP_SMILE_WEBHOOK_OK) {
         ngx_http_smile_webhook_log(r, ctx);
@@ -486,6 +676,13 @@ ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
     case NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT:
         return NGX_HTTP_BAD_REQUEST;
 
+    case NGX_HTTP_SMILE_WEBHOOK_IGNORED:
+    case NGX_HTTP_SMILE_WEBHOOK_DUPLICATE:
+        return NGX_HTTP_OK;
+
+    case NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT:
+        return NGX_HTTP_CONFLICT;
+
     default:
         return NGX_HTTP_UNAUTHORIZED;
     }
@@ -498,15 +695,28 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
 {
     u_char                          *p;
     ngx_str_t                       *name;
+    ngx_uint_t                       level, report;
     const char                      *reason, *mode;
     ngx_http_smile_webhook_event_t  *ev;
     u_char                           id[NGX_SMILE_ID_MAX + 64];
 
     ev = &ctx->event;
     name = ngx_http_smile_webhook_result_name(ctx->result);
+    report = (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT);
+    level = ctx->conf->log_level;
 
-    mode = (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT)
-           ? "would reject (report mode)" : "rejected";
+    mode = report ? "would reject (report mode) request" : "rejected request";
+
+    /* events answered 200 but not forwarded are routine, not rejections */
+
+    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_IGNORED
+        || ctx->result == NGX_HTTP_SMILE_WEBHOOK_DUPLICATE)
+    {
+        level = NGX_LOG_INFO;
+        mode = report ? "would acknowledge (report mode) request without "
+                        "forwarding"
+                      : "acknowledged request without forwarding";
+    }
 
     switch (ctx->result) {
 
@@ -530,8 +740,17 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
         reason = "no configured secret matches the signature";
         break;
 
+    case NGX_HTTP_SMILE_WEBHOOK_DUPLICATE:
+        reason = "event id was delivered already";
+        break;
+
+    case NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT:
+        reason = "event id is being delivered by another request";
+        break;
+
     default:
-        reason = ev->error ? ev->error : "invalid event";
+        reason = ctx->reason ? ctx->reason
+                 : (ev->error ? ev->error : "invalid event");
         break;
     }
 
@@ -545,8 +764,8 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
         p = id;
     }
 
-    ngx_log_error(ctx->conf->log_level, r->connection->log, 0,
-                  "smile webhook %s request: %V (%s)%*s",
+    ngx_log_error(level, r->connection->log, 0,
+                  "smile webhook %s: %V (%s)%*s",
                   mode, name, reason, (size_t) (p - id), id);
 }
 
@@ -591,6 +810,8 @@ ngx_http_smile_webhook_create_ctx(ngx_http_request_t *r)
     ctx = cln->data;
     ngx_memzero(ctx, sizeof(ngx_http_smile_webhook_ctx_t));
 
+    ctx->request = r;
+
     cln->handler = ngx_http_smile_webhook_cleanup;
 
     ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
@@ -606,6 +827,10 @@ ngx_http_smile_webhook_cleanup(void *data)
 
     ngx_uint_t  i;
 
+    /* the request is still whole: only its pool is being destroyed */
+
+    ngx_http_smile_webhook_dedupe_release(ctx, ctx->request);
+
     if (ctx->hmacs) {
         for (i = 0; i < ctx->conf->secrets->nelts; i++) {
             ngx_http_smile_webhook_hmac_free(&ctx->hmacs[i]);
@@ -613,6 +838,21 @@ ngx_http_smile_webhook_cleanup(void *data)
     }
 
     ngx_http_smile_webhook_event_free(&ctx->event);
+}
+
+
+static void *
+ngx_http_smile_webhook_create_main_conf(ngx_conf_t *cf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     swmcf->dedupe_zones = NULL;
+     *     swmcf->dedupe_refs = NULL;
+     *     swmcf->status = NULL;
+     */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_smile_webhook_main_conf_t));
 }
 
 
@@ -639,6 +879,10 @@ ngx_http_smile_webhook_create_loc_conf(ngx_conf_t *cf)
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->secrets = NGX_CONF_UNSET_PTR;
     conf->allow = NGX_CONF_UNSET_PTR;
+    conf->events = NGX_CONF_UNSET_PTR;
+    conf->max_age = NGX_CONF_UNSET;
+    conf->skew = NGX_CONF_UNSET;
+    conf->dedupe = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -661,6 +905,14 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     /* lists are inherited whole */
 
     ngx_conf_merge_ptr_value(conf->secrets, prev->secrets, NULL);
+    ngx_conf_merge_ptr_value(conf->events, prev->events, NULL);
+    ngx_conf_merge_ptr_value(conf->dedupe, prev->dedupe, NULL);
+
+    if (conf->max_age == NGX_CONF_UNSET) {
+        conf->max_age = (prev->max_age == NGX_CONF_UNSET) ? 0 : prev->max_age;
+        conf->skew = (prev->skew == NGX_CONF_UNSET)
+                     ? NGX_HTTP_SMILE_WEBHOOK_SKEW : prev->skew;
+    }
 
     if (conf->allow == NGX_CONF_UNSET_PTR) {
 
@@ -1147,6 +1399,150 @@ invalid:
 }
 
 
+/* smile_webhook_events TYPE ... | ALL_EVENTS */
+
+static char *
+ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smile_webhook_loc_conf_t *swlcf = conf;
+
+    ngx_str_t   *value, *type, *known;
+    ngx_uint_t   i;
+
+    if (swlcf->events != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "ALL_EVENTS") == 0) {
+        swlcf->events = NULL;
+        return NGX_CONF_OK;
+    }
+
+    swlcf->events = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (swlcf->events == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "ALL_EVENTS") == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"ALL_EVENTS\" cannot be combined with event "
+                               "types in \"%V\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!ngx_http_smile_webhook_is_type(value[i].data, value[i].len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid event type \"%V\" in \"%V\", "
+                               "it must be 1 to 64 of A-Z, 0-9 and _",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* Smile adds types now and then: an unknown one only warns */
+
+        for (known = ngx_http_smile_webhook_catalogue; known->len; known++) {
+            if (known->len == value[i].len
+                && ngx_strncmp(known->data, value[i].data, value[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (known->len == 0) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "event type \"%V\" in \"%V\" is not in "
+                               "Smile's event catalogue", &value[i],
+                               &cmd->name);
+        }
+
+        type = ngx_array_push(swlcf->events);
+        if (type == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *type = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* smile_webhook_max_age TIME [skew=TIME] | off */
+
+static char *
+ngx_http_smile_webhook_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smile_webhook_loc_conf_t *swlcf = conf;
+
+    time_t      t;
+    ngx_str_t  *value, s;
+
+    if (swlcf->max_age != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    swlcf->skew = NGX_HTTP_SMILE_WEBHOOK_SKEW;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+
+        if (cf->args->nelts == 3) {
+            goto invalid;
+        }
+
+        swlcf->max_age = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == (time_t) NGX_ERROR || t == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be "
+                           "a time of at least one second, or \"off\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    swlcf->max_age = t;
+
+    if (cf->args->nelts == 3) {
+
+        if (ngx_strncmp(value[2].data, "skew=", 5) != 0) {
+            goto invalid;
+        }
+
+        s.data = value[2].data + 5;
+        s.len = value[2].len - 5;
+
+        t = ngx_parse_time(&s, 1);
+
+        if (t == (time_t) NGX_ERROR) {
+            goto invalid;
+        }
+
+        swlcf->skew = t;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\"",
+                       &value[2], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static ngx_int_t
 ngx_http_smile_webhook_preconfiguration(ngx_conf_t *cf)
 {
@@ -1157,8 +1553,18 @@ ngx_http_smile_webhook_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt                 *h;
+    ngx_http_core_main_conf_t           *cmcf;
+    ngx_http_smile_webhook_main_conf_t  *swmcf;
+
+    swmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_smile_webhook_module);
+
+    if (ngx_http_smile_webhook_dedupe_check(cf, swmcf) != NGX_OK
+        || ngx_http_smile_webhook_status_init(cf, swmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 

@@ -21,6 +21,9 @@
 #define NGX_HTTP_SMILE_WEBHOOK_ON       1
 #define NGX_HTTP_SMILE_WEBHOOK_REPORT   2
 
+/* how far in the future a signed createdAt may be, by default */
+#define NGX_HTTP_SMILE_WEBHOOK_SKEW     60
+
 
 typedef enum {
     NGX_HTTP_SMILE_WEBHOOK_NONE = 0,
@@ -30,8 +33,23 @@ typedef enum {
     NGX_HTTP_SMILE_WEBHOOK_MISSING_SIGNATURE,
     NGX_HTTP_SMILE_WEBHOOK_MALFORMED_SIGNATURE,
     NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE,
-    NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT
+    NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT,
+    NGX_HTTP_SMILE_WEBHOOK_STALE,
+    NGX_HTTP_SMILE_WEBHOOK_IGNORED,
+    NGX_HTTP_SMILE_WEBHOOK_DUPLICATE,
+    NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT,
+    NGX_HTTP_SMILE_WEBHOOK_NRESULTS
 } ngx_http_smile_webhook_result_e;
+
+
+typedef struct ngx_http_smile_webhook_dedupe_s  ngx_http_smile_webhook_dedupe_t;
+
+typedef struct {
+    ngx_uint_t                  delivered;
+    ngx_uint_t                  in_flight;
+    uint64_t                    evictions;
+    uint64_t                    overflows;
+} ngx_http_smile_webhook_dedupe_stats_t;
 
 
 typedef struct {
@@ -48,20 +66,37 @@ typedef struct {
     ngx_flag_t                  allow_all;  /* "all" is in the list */
     ngx_str_t                   header;
 
+    ngx_array_t                *events;     /* of ngx_str_t; NULL: all */
+    time_t                      max_age;    /* 0: off */
+    time_t                      skew;
+    ngx_shm_zone_t             *dedupe;     /* NULL: off */
+
     u_char                     *enable_file;
     ngx_uint_t                  enable_line;
 } ngx_http_smile_webhook_loc_conf_t;
 
 
 typedef struct {
+    ngx_array_t                *dedupe_zones;   /* of ngx_shm_zone_t * */
+    ngx_array_t                *dedupe_refs;    /* zones named in locations */
+    ngx_shm_zone_t             *status;
+} ngx_http_smile_webhook_main_conf_t;
+
+
+typedef struct {
     ngx_http_smile_webhook_loc_conf_t  *conf;
+    ngx_http_request_t                 *request;
 
     ngx_http_smile_webhook_result_e     result;
     ngx_int_t                           status;     /* phase verdict */
 
     ngx_http_smile_webhook_hmac_t      *hmacs;      /* one per secret */
     ngx_http_smile_webhook_secret_t    *matched;
+    const char                         *reason;     /* of a policy result */
     ngx_http_smile_webhook_event_t      event;
+
+    ngx_shm_zone_t                     *dedupe;     /* holds the id */
+    off_t                               received;
 
     u_char                              sig[NGX_SMILE_SIG_LEN];
 
@@ -86,6 +121,26 @@ ngx_int_t ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 
 ngx_int_t ngx_http_smile_webhook_add_variables(ngx_conf_t *cf);
+
+char *ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_smile_webhook_dedupe(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_smile_webhook_dedupe_check(ngx_conf_t *cf,
+    ngx_http_smile_webhook_main_conf_t *swmcf);
+ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_acquire(
+    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
+void ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_http_request_t *r);
+void ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
+    ngx_http_smile_webhook_dedupe_stats_t *st);
+
+ngx_int_t ngx_http_smile_webhook_status_init(ngx_conf_t *cf,
+    ngx_http_smile_webhook_main_conf_t *swmcf);
+char *ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_smile_webhook_count(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
 ngx_str_t *ngx_http_smile_webhook_result_name(
     ngx_http_smile_webhook_result_e result);
 

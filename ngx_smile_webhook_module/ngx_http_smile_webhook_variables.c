@@ -70,7 +70,11 @@ static ngx_str_t  ngx_http_smile_webhook_results[] = {
     ngx_string("missing_signature"),
     ngx_string("malformed_signature"),
     ngx_string("bad_signature"),
-    ngx_string("malformed_event")
+    ngx_string("malformed_event"),
+    ngx_string("stale"),
+    ngx_string("ignored"),
+    ngx_string("duplicate"),
+    ngx_string("in_flight")
 };
 
 

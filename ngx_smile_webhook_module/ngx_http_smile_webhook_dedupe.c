@@ -1,0 +1,697 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * Event id de-duplication in shared memory, across every worker.
+ *
+ * An authentic event's id is entered "in flight" before the request goes
+ * upstream, owned by the worker that forwards it.  When that request ends
+ * the id becomes "delivered" if the last upstream answer was 2xx, and is
+ * removed otherwise, so that Smile's retry goes through.  Delivered ids
+ * are kept for the zone's ttl, newest first in a queue; the oldest are
+ * evicted when the zone is full.  An in-flight id whose worker has died
+ * is taken over by the next delivery of it.
+ */
+
+
+#include "ngx_http_smile_webhook_module.h"
+
+
+#define NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT   1
+#define NGX_HTTP_SMILE_DEDUPE_DELIVERED   2
+
+/* expired entries dropped per lookup, evictions tried per new entry */
+#define NGX_HTTP_SMILE_DEDUPE_EXPIRE      16
+#define NGX_HTTP_SMILE_DEDUPE_EVICT       64
+
+#define NGX_HTTP_SMILE_DEDUPE_TTL         86400
+
+
+typedef struct {
+    ngx_rbtree_node_t                   node;       /* key: crc32 of id */
+    ngx_queue_t                         queue;
+    time_t                              expire;     /* delivered only */
+    ngx_pid_t                           pid;        /* in flight only */
+    u_char                              state;
+    u_char                              len;
+    u_char                              id[1];
+} ngx_http_smile_webhook_dedupe_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                        rbtree;
+    ngx_rbtree_node_t                   sentinel;
+    ngx_queue_t                         delivered;  /* newest first */
+    ngx_queue_t                         in_flight;
+    ngx_uint_t                          ndelivered;
+    ngx_uint_t                          nin_flight;
+    uint64_t                            evictions;
+    uint64_t                            overflows;
+} ngx_http_smile_webhook_dedupe_sh_t;
+
+
+struct ngx_http_smile_webhook_dedupe_s {
+    ngx_http_smile_webhook_dedupe_sh_t  *sh;
+    ngx_slab_pool_t                     *shpool;
+    time_t                               ttl;
+};
+
+
+typedef struct {
+    ngx_shm_zone_t                      *zone;
+    u_char                              *file;
+    ngx_uint_t                           line;
+} ngx_http_smile_webhook_dedupe_ref_t;
+
+
+static ngx_int_t ngx_http_smile_webhook_dedupe_init_zone(
+    ngx_shm_zone_t *shm_zone, void *data);
+static void ngx_http_smile_webhook_dedupe_insert_value(
+    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel);
+static ngx_http_smile_webhook_dedupe_node_t *
+    ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
+    uint32_t hash, u_char *id, size_t len);
+static void ngx_http_smile_webhook_dedupe_expire(
+    ngx_http_smile_webhook_dedupe_t *dd, time_t now);
+static void ngx_http_smile_webhook_dedupe_delete(
+    ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn);
+static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid);
+static ngx_int_t ngx_http_smile_webhook_delivered(ngx_http_request_t *r);
+
+
+/* smile_webhook_dedupe_zone NAME:SIZE [ttl=TIME] */
+
+char *
+ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_smile_webhook_main_conf_t *swmcf = conf;
+
+    u_char                           *p;
+    time_t                            ttl;
+    ssize_t                           size;
+    ngx_str_t                        *value, name, s;
+    ngx_shm_zone_t                   *shm_zone, **zp;
+    ngx_http_smile_webhook_dedupe_t  *dd;
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\" in \"%V\", "
+                           "it must be NAME:SIZE", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    /* the name becomes a Prometheus label value: keep it plain */
+
+    for (p = name.data; p < name.data + name.len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
+              || *p == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid zone name \"%V\" in \"%V\", it "
+                               "must be letters, digits, \"_\", \"-\" "
+                               "and \".\"", &name, &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small in \"%V\", "
+                           "it must be at least %uzk",
+                           &value[1], &cmd->name, 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    ttl = NGX_HTTP_SMILE_DEDUPE_TTL;
+
+    if (cf->args->nelts == 3) {
+
+        if (ngx_strncmp(value[2].data, "ttl=", 4) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\"",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 4;
+        s.len = value[2].len - 4;
+
+        ttl = ngx_parse_time(&s, 1);
+
+        if (ttl == (time_t) NGX_ERROR || ttl == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid ttl \"%V\" in \"%V\", it must be "
+                               "a time of at least one second",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_smile_webhook_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\" in \"%V\"",
+                           &name, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    dd = ngx_pcalloc(cf->pool, sizeof(ngx_http_smile_webhook_dedupe_t));
+    if (dd == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    dd->ttl = ttl;
+
+    shm_zone->init = ngx_http_smile_webhook_dedupe_init_zone;
+    shm_zone->data = dd;
+
+    if (swmcf->dedupe_zones == NULL) {
+        swmcf->dedupe_zones = ngx_array_create(cf->pool, 2,
+                                               sizeof(ngx_shm_zone_t *));
+        if (swmcf->dedupe_zones == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zp = ngx_array_push(swmcf->dedupe_zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/* smile_webhook_dedupe ZONE | off */
+
+char *
+ngx_http_smile_webhook_dedupe(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_smile_webhook_loc_conf_t *swlcf = conf;
+
+    ngx_str_t                            *value;
+    ngx_http_smile_webhook_main_conf_t   *swmcf;
+    ngx_http_smile_webhook_dedupe_ref_t  *ref;
+
+    if (swlcf->dedupe != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        swlcf->dedupe = NULL;
+        return NGX_CONF_OK;
+    }
+
+    swlcf->dedupe = ngx_shared_memory_add(cf, &value[1], 0,
+                                          &ngx_http_smile_webhook_module);
+    if (swlcf->dedupe == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the zone may be defined further down; checked after the http block */
+
+    swmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_smile_webhook_module);
+
+    if (swmcf->dedupe_refs == NULL) {
+        swmcf->dedupe_refs = ngx_array_create(cf->pool, 2,
+                                 sizeof(ngx_http_smile_webhook_dedupe_ref_t));
+        if (swmcf->dedupe_refs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ref = ngx_array_push(swmcf->dedupe_refs);
+    if (ref == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ref->zone = swlcf->dedupe;
+    ref->file = cf->conf_file->file.name.data;
+    ref->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_smile_webhook_dedupe_check(ngx_conf_t *cf,
+    ngx_http_smile_webhook_main_conf_t *swmcf)
+{
+    ngx_uint_t                            i;
+    ngx_http_smile_webhook_dedupe_ref_t  *ref;
+
+    if (swmcf->dedupe_refs == NULL) {
+        return NGX_OK;
+    }
+
+    ref = swmcf->dedupe_refs->elts;
+
+    for (i = 0; i < swmcf->dedupe_refs->nelts; i++) {
+        if (ref[i].zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown zone \"%V\" in \"smile_webhook_dedupe\" "
+                          "in %s:%ui, it must be defined by "
+                          "\"smile_webhook_dedupe_zone\"",
+                          &ref[i].zone->shm.name, ref[i].file, ref[i].line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_smile_webhook_dedupe_t  *odd = data;
+
+    size_t                            len;
+    ngx_http_smile_webhook_dedupe_t  *dd;
+
+    dd = shm_zone->data;
+
+    if (odd) {
+        /* a reload: the table lives on, the new ttl applies from now */
+        dd->sh = odd->sh;
+        dd->shpool = odd->shpool;
+        return NGX_OK;
+    }
+
+    dd->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        dd->sh = dd->shpool->data;
+        return NGX_OK;
+    }
+
+    dd->sh = ngx_slab_alloc(dd->shpool,
+                            sizeof(ngx_http_smile_webhook_dedupe_sh_t));
+    if (dd->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    dd->shpool->data = dd->sh;
+
+    ngx_rbtree_init(&dd->sh->rbtree, &dd->sh->sentinel,
+                    ngx_http_smile_webhook_dedupe_insert_value);
+    ngx_queue_init(&dd->sh->delivered);
+    ngx_queue_init(&dd->sh->in_flight);
+
+    dd->sh->ndelivered = 0;
+    dd->sh->nin_flight = 0;
+    dd->sh->evictions = 0;
+    dd->sh->overflows = 0;
+
+    len = sizeof(" in smile_webhook_dedupe_zone \"\"") + shm_zone->shm.name.len;
+
+    dd->shpool->log_ctx = ngx_slab_alloc(dd->shpool, len);
+    if (dd->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(dd->shpool->log_ctx, " in smile_webhook_dedupe_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is expected and handled: evictions, then no dedupe */
+
+    dd->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_smile_webhook_dedupe_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t                     **p;
+    ngx_http_smile_webhook_dedupe_node_t   *dn, *dt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            dn = (ngx_http_smile_webhook_dedupe_node_t *) node;
+            dt = (ngx_http_smile_webhook_dedupe_node_t *) temp;
+
+            p = (ngx_memn2cmp(dn->id, dt->id, dn->len, dt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_smile_webhook_dedupe_node_t *
+ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
+    uint32_t hash, u_char *id, size_t len)
+{
+    ngx_int_t                              rc;
+    ngx_rbtree_node_t                     *node, *sentinel;
+    ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    node = dd->sh->rbtree.root;
+    sentinel = dd->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        dn = (ngx_http_smile_webhook_dedupe_node_t *) node;
+
+        rc = ngx_memn2cmp(id, dn->id, len, dn->len);
+
+        if (rc == 0) {
+            return dn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Decides what happens to an authentic event: NGX_HTTP_SMILE_WEBHOOK_OK to
+ * forward it (ctx->dedupe is set when this request holds the id), or
+ * DUPLICATE or IN_FLIGHT.
+ */
+
+ngx_http_smile_webhook_result_e
+ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    size_t                                 n;
+    time_t                                 now;
+    uint32_t                               hash;
+    ngx_pid_t                              dead;
+    ngx_uint_t                             evicted;
+    ngx_shm_zone_t                        *zone;
+    ngx_http_smile_webhook_field_t        *id;
+    ngx_http_smile_webhook_dedupe_t       *dd;
+    ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    zone = ctx->conf->dedupe;
+    dd = zone->data;
+    id = &ctx->event.id;
+
+    hash = ngx_crc32_short(id->data, id->len);
+    now = ngx_time();
+    dead = 0;
+    evicted = 0;
+
+    ngx_shmtx_lock(&dd->shpool->mutex);
+
+    ngx_http_smile_webhook_dedupe_expire(dd, now);
+
+    dn = ngx_http_smile_webhook_dedupe_lookup(dd, hash, id->data, id->len);
+
+    if (dn) {
+
+        if (dn->state == NGX_HTTP_SMILE_DEDUPE_DELIVERED) {
+
+            if (dn->expire > now) {
+                ngx_shmtx_unlock(&dd->shpool->mutex);
+                return NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
+            }
+
+            ngx_queue_remove(&dn->queue);
+            dd->sh->ndelivered--;
+
+        } else {
+
+            if (ngx_http_smile_webhook_dedupe_alive(dn->pid)) {
+                ngx_shmtx_unlock(&dd->shpool->mutex);
+                return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
+            }
+
+            dead = dn->pid;
+            ngx_queue_remove(&dn->queue);
+            dd->sh->nin_flight--;
+        }
+
+    } else {
+
+        n = offsetof(ngx_http_smile_webhook_dedupe_node_t, id) + id->len;
+
+        for ( ;; ) {
+            dn = ngx_slab_alloc_locked(dd->shpool, n);
+
+            if (dn
+                || ngx_queue_empty(&dd->sh->delivered)
+                || evicted == NGX_HTTP_SMILE_DEDUPE_EVICT)
+            {
+                break;
+            }
+
+            ngx_http_smile_webhook_dedupe_delete(dd,
+                ngx_queue_data(ngx_queue_last(&dd->sh->delivered),
+                               ngx_http_smile_webhook_dedupe_node_t, queue));
+            dd->sh->evictions++;
+            evicted++;
+        }
+
+        if (dn == NULL) {
+            dd->sh->overflows++;
+            ngx_shmtx_unlock(&dd->shpool->mutex);
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "smile webhook dedupe zone \"%V\" is full, "
+                          "event id \"%s\" is forwarded without dedupe",
+                          &zone->shm.name, id->data);
+
+            return NGX_HTTP_SMILE_WEBHOOK_OK;
+        }
+
+        dn->node.key = hash;
+        dn->len = (u_char) id->len;
+        ngx_memcpy(dn->id, id->data, id->len);
+
+        ngx_rbtree_insert(&dd->sh->rbtree, &dn->node);
+    }
+
+    dn->state = NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT;
+    dn->pid = ngx_pid;
+    dn->expire = 0;
+
+    ngx_queue_insert_head(&dd->sh->in_flight, &dn->queue);
+    dd->sh->nin_flight++;
+
+    ngx_shmtx_unlock(&dd->shpool->mutex);
+
+    if (dead) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "smile webhook event id \"%s\" was in flight in "
+                      "process %P, which has exited; delivering it again",
+                      id->data, dead);
+    }
+
+    ctx->dedupe = zone;
+
+    return NGX_HTTP_SMILE_WEBHOOK_OK;
+}
+
+
+/* at the end of the request that holds the id */
+
+void
+ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_http_request_t *r)
+{
+    uint32_t                               hash;
+    ngx_int_t                              delivered;
+    ngx_http_smile_webhook_field_t        *id;
+    ngx_http_smile_webhook_dedupe_t       *dd;
+    ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    if (ctx->dedupe == NULL) {
+        return;
+    }
+
+    dd = ctx->dedupe->data;
+    ctx->dedupe = NULL;
+
+    id = &ctx->event.id;
+    hash = ngx_crc32_short(id->data, id->len);
+    delivered = ngx_http_smile_webhook_delivered(r);
+
+    ngx_shmtx_lock(&dd->shpool->mutex);
+
+    dn = ngx_http_smile_webhook_dedupe_lookup(dd, hash, id->data, id->len);
+
+    if (dn && dn->state == NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT
+        && dn->pid == ngx_pid)
+    {
+        ngx_queue_remove(&dn->queue);
+        dd->sh->nin_flight--;
+
+        if (delivered) {
+            dn->state = NGX_HTTP_SMILE_DEDUPE_DELIVERED;
+            dn->expire = ngx_time() + dd->ttl;
+            dn->pid = 0;
+
+            ngx_queue_insert_head(&dd->sh->delivered, &dn->queue);
+            dd->sh->ndelivered++;
+
+        } else {
+            ngx_rbtree_delete(&dd->sh->rbtree, &dn->node);
+            ngx_slab_free_locked(dd->shpool, dn);
+        }
+    }
+
+    ngx_shmtx_unlock(&dd->shpool->mutex);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook event id \"%s\" %s", id->data,
+                   delivered ? "delivered" : "released for a retry");
+}
+
+
+/* the last upstream answer of the request was 2xx */
+
+static ngx_int_t
+ngx_http_smile_webhook_delivered(ngx_http_request_t *r)
+{
+    ngx_http_upstream_state_t  *state;
+
+    if (r->upstream_states == NULL || r->upstream_states->nelts == 0) {
+        return 0;
+    }
+
+    state = r->upstream_states->elts;
+    state += r->upstream_states->nelts - 1;
+
+    return state->status >= NGX_HTTP_OK
+           && state->status < NGX_HTTP_SPECIAL_RESPONSE;
+}
+
+
+/* drops delivered ids whose ttl has ended, oldest first, a few per call */
+
+static void
+ngx_http_smile_webhook_dedupe_expire(ngx_http_smile_webhook_dedupe_t *dd,
+    time_t now)
+{
+    ngx_uint_t                             n;
+    ngx_queue_t                           *q;
+    ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    for (n = 0; n < NGX_HTTP_SMILE_DEDUPE_EXPIRE; n++) {
+
+        if (ngx_queue_empty(&dd->sh->delivered)) {
+            return;
+        }
+
+        q = ngx_queue_last(&dd->sh->delivered);
+        dn = ngx_queue_data(q, ngx_http_smile_webhook_dedupe_node_t, queue);
+
+        if (dn->expire > now) {
+            return;
+        }
+
+        ngx_http_smile_webhook_dedupe_delete(dd, dn);
+    }
+}
+
+
+static void
+ngx_http_smile_webhook_dedupe_delete(ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn)
+{
+    ngx_queue_remove(&dn->queue);
+    dd->sh->ndelivered--;
+
+    ngx_rbtree_delete(&dd->sh->rbtree, &dn->node);
+    ngx_slab_free_locked(dd->shpool, dn);
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid)
+{
+    if (pid == ngx_pid || kill(pid, 0) == 0) {
+        return 1;
+    }
+
+    /* EPERM: the process exists, but is not ours */
+
+    return ngx_errno != NGX_ESRCH;
+}
+
+
+void
+ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
+    ngx_http_smile_webhook_dedupe_stats_t *st)
+{
+    ngx_http_smile_webhook_dedupe_t  *dd;
+
+    dd = zone->data;
+
+    ngx_shmtx_lock(&dd->shpool->mutex);
+
+    st->delivered = dd->sh->ndelivered;
+    st->in_flight = dd->sh->nin_flight;
+    st->evictions = dd->sh->evictions;
+    st->overflows = dd->sh->overflows;
+
+    ngx_shmtx_unlock(&dd->shpool->mutex);
+}
