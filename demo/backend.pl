@@ -13,7 +13,9 @@
 # body=N is the body size in bytes and sha256 its SHA-256. A header that is absent prints
 # as "-"; a header sent more than once prints all values joined by ",". Any other X-Smile-*
 # header that reaches the backend is listed as other=Name:value. Values are %-escaped
-# outside printable ASCII, so each request is exactly one line. It answers 200.
+# outside printable ASCII, so each request is exactly one line. It answers 200, or the
+# status in an X-Demo-Status header (demo/run sends "X-Demo-Status: 503" to play an app
+# that fails one delivery); the line then ends with status=NNN.
 #
 # Handles Content-Length and chunked bodies, "Expect: 100-continue", HTTP/1.0 and
 # HTTP/1.1, keep-alive and "Connection: close". One forked child per connection.
@@ -181,16 +183,23 @@ sub serve {
         my @other = map { esc("$_->[0]:$_->[1]") }
             grep { lc($_->[0]) =~ /^x-smile-/ && !$known{ lc $_->[0] } } @hdrs;
         my $case = $show->('X-Demo-Case');
-        my $line = sprintf "[backend] #%s %s %s type=%s id=%s created_at=%s user_id=%s%s body=%d sha256=%s\n",
+        my ($status) = grep { /^[2-5]\d\d$/ } $h->('X-Demo-Status');
+        my $line = sprintf "[backend] #%s %s %s type=%s id=%s created_at=%s user_id=%s%s body=%d sha256=%s%s\n",
             $case, $method, esc($uri),
             $show->('X-Smile-Event-Type'), $show->('X-Smile-Event-Id'),
             $show->('X-Smile-Event-Created-At'), $show->('X-Smile-User-Id'),
             (@other ? ' other=' . join(',', @other) : ''),
-            length($body), sha256_hex($body);
+            length($body), sha256_hex($body),
+            ($status ? " status=$status" : '');
         syswrite STDOUT, $line;
 
         my $type = join ',', $h->('X-Smile-Event-Type');
-        reply($c, 200, "thanks, got " . ($type eq '' ? 'a request' : $type) . "\n", $keep);
+        $type = $type eq '' ? 'a request' : $type;
+        if ($status && $status != 200) {
+            reply($c, $status, "sorry, cannot take $type right now\n", $keep);
+        } else {
+            reply($c, 200, "thanks, got $type\n", $keep);
+        }
         return unless $keep;
     }
 }
@@ -198,8 +207,9 @@ sub serve {
 sub reply {
     my ($c, $status, $text, $keep) = @_;
     my %reason = (200 => 'OK', 400 => 'Bad Request', 413 => 'Payload Too Large',
-                  501 => 'Not Implemented');
-    my $msg = "HTTP/1.1 $status $reason{$status}\r\n"
+                  500 => 'Internal Server Error', 501 => 'Not Implemented',
+                  502 => 'Bad Gateway', 503 => 'Service Unavailable');
+    my $msg = "HTTP/1.1 $status " . ($reason{$status} // 'Demo') . "\r\n"
         . "Content-Type: text/plain\r\n"
         . "Content-Length: " . length($text) . "\r\n"
         . "Connection: " . ($keep ? 'keep-alive' : 'close') . "\r\n"
