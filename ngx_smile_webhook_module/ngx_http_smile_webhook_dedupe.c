@@ -546,18 +546,22 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     }
 
     ctx->dedupe = zone;
+    ctx->dedupe_node = dn;
 
     return NGX_HTTP_SMILE_WEBHOOK_OK;
 }
 
 
-/* at the end of the request that holds the id */
+/*
+ * At the end of the request that holds the id.  Its node cannot have gone:
+ * an id in flight is removed only by the worker that holds it, or by
+ * another one once that worker has exited.  The id is compared anyway.
+ */
 
 void
 ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_http_request_t *r)
 {
-    uint32_t                               hash;
     ngx_int_t                              delivered;
     ngx_http_smile_webhook_field_t        *id;
     ngx_http_smile_webhook_dedupe_t       *dd;
@@ -571,15 +575,15 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ctx->dedupe = NULL;
 
     id = &ctx->event.id;
-    hash = ngx_crc32_short(id->data, id->len);
+    dn = ctx->dedupe_node;
     delivered = ngx_http_smile_webhook_delivered(r);
 
     ngx_shmtx_lock(&dd->shpool->mutex);
 
-    dn = ngx_http_smile_webhook_dedupe_lookup(dd, hash, id->data, id->len);
-
-    if (dn && dn->state == NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT
-        && dn->pid == ngx_pid)
+    if (dn->state == NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT
+        && dn->pid == ngx_pid
+        && dn->len == id->len
+        && ngx_memcmp(dn->id, id->data, id->len) == 0)
     {
         ngx_queue_remove(&dn->queue);
         dd->sh->nin_flight--;

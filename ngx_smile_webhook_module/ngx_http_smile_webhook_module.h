@@ -96,6 +96,7 @@ typedef struct {
     ngx_http_smile_webhook_event_t      event;
 
     ngx_shm_zone_t                     *dedupe;     /* holds the id */
+    void                               *dedupe_node;
     off_t                               received;
 
     u_char                              sig[NGX_SMILE_SIG_LEN];
