@@ -3,16 +3,22 @@
 #
 #   report.pl WORKDIR DOC
 #
-# Reads WORKDIR/{results.tsv,floor.txt,meta.txt,versions.txt,checks.txt}.
-# Prints the Markdown to stdout and, unless DOC is "none", puts it between
-# the markers below in DOC (creating DOC if needed; the text outside the
-# markers is left alone) and draws DOC's .png sibling with gnuplot.
+# Reads WORKDIR/{results.tsv,floor.txt,meta.txt,versions.txt,checks.txt}
+# and, when present, signcost.txt and status.txt.  Prints the Markdown to
+# stdout and, unless DOC is "none", puts it between the markers of the run's
+# section (meta.txt "section": "main" is the pair below, NAME the pair
+# "BEGIN bench/run NAME output" / "END bench/run NAME output") in DOC
+# (creating DOC or the pair if needed; the text outside the markers is left
+# alone) and draws DOC's .png sibling (main) or DOC-NAME.png with gnuplot.
 #
 # Per size and variant: req/s (median, min-max over the rounds), the ratio
 # of the medians to plain's, the front worker's CPU per request (median),
 # the extra CPU over plain (median of the same-round differences, with
 # their min-max), and that extra divided by the
-# pre-keyed HMAC-SHA512 floor.
+# pre-keyed HMAC-SHA512 floor.  With the dedupe variant next to module: what
+# dedupe adds to module (same-round differences) and the ratio of the two
+# extras over plain.  Per size, wrk's own CPU per request (and, for a
+# unique-id run, what building and signing one request costs it).
 
 use strict;
 use warnings;
@@ -22,8 +28,7 @@ use File::Temp qw(tempfile);
 my ($work, $doc) = @ARGV;
 die "usage: report.pl WORKDIR DOC|none\n" unless defined $doc;
 
-my $BEGIN = '<!-- BEGIN bench/run output: everything up to the END marker is rewritten by bench/run -->';
-my $END   = '<!-- END bench/run output -->';
+my %ORDER = (plain => 0, module => 1, dedupe => 2, lua => 3, njs => 4);
 
 my %SIZE_NAME = (small => 'seed event', '16k' => '16 KB', '1m' => '1 MB');
 my %TARGET    = (small => 1.5, '16k' => 1.15, '1m' => 1.10);
@@ -58,6 +63,14 @@ for (split /\n/, slurp("$work/meta.txt")) {
 my @sizes    = split ' ', $meta{sizes};
 my @variants = split ' ', $meta{variants};
 my %measured = map { $_ => 1 } split ' ', $meta{measured};
+my $unique   = ($meta{unique} // 0) eq '1';
+my $section  = $meta{section} || 'main';
+# tables list dedupe right after module, whatever order the runs had
+my @shown    = sort { ($ORDER{$a} // 9) <=> ($ORDER{$b} // 9) } @variants;
+
+my $tag   = $section eq 'main' ? '' : "$section ";
+my $BEGIN = "<!-- BEGIN bench/run ${tag}output: everything up to the END marker is rewritten by bench/run -->";
+my $END   = "<!-- END bench/run ${tag}output -->";
 
 my %versions;
 my @pkgs;
@@ -82,17 +95,31 @@ for (split /\n/, slurp("$work/checks.txt")) {
     $checks{$v}{$s} = join ' ', @r;
 }
 
+my %signcost;    # size -> {build_us, full_hmac_us}
+for (split /\n/, slurp("$work/signcost.txt")) {
+    my ($size, @kv) = split ' ';
+    $signcost{$size} = { map { split /=/, $_, 2 } @kv };
+}
+
+my %status;    # variant -> metric line -> value, at the end of the run
+for (split /\n/, slurp("$work/status.txt")) {
+    my ($v, $k, $n) = split ' ';
+    $status{$v}{$k} = $n if defined $n;
+}
+
 my (%runs, @rows);    # $runs{size}{variant}{rep} = {...}
 open my $in, '<', "$work/results.tsv" or die "$work/results.tsv: $!\n";
 my $header = <$in>;
 while (<$in>) {
     chomp;
-    my ($rep, $size, $v, $n, $rps, $ns, $ticks, $busy, $steal, $errors, $wall) = split /\t/;
+    my ($rep, $size, $v, $n, $rps, $ns, $ticks, $busy, $steal, $errors, $wall,
+        $wrk_ns) = split /\t/;
     my $run = {
         rep => $rep, size => $size, variant => $v, n => $n, rps => $rps,
         cpu => $ns / 1000 / $n, cpu_ticks => $ticks * 10000 / $n,
         util => $ns / $wall, other => max0(($busy * 1e7 - $ns) / $wall),
         steal => $steal * 1e7 / $wall, errors => $errors,
+        wrk_cpu => $wrk_ns ? $wrk_ns / 1000 / $n : undef,
     };
     $runs{$size}{$v}{$rep} = $run;
     push @rows, $run;
@@ -135,6 +162,20 @@ for my $s (@sizes) {
             $x->{floor_ratio} = $x->{extra} / $floor{$s}[2];
         }
     }
+    # dedupe against module: what the zone adds, same-round differences
+    my ($m, $d) = ($st{$s}{module}, $st{$s}{dedupe});
+    if ($m && $d) {
+        my @d;
+        for my $rep (keys %{ $runs{$s}{dedupe} }) {
+            my $y = $runs{$s}{module}{$rep} or next;
+            push @d, $runs{$s}{dedupe}{$rep}{cpu} - $y->{cpu};
+        }
+        $d->{over_module} = @d ? median(@d) : $d->{cpu} - $m->{cpu};
+        @{$d}{qw(over_module_min over_module_max)} = @d ? minmax(@d)
+            : ($d->{over_module}, $d->{over_module});
+        $d->{over_module_rounds} = scalar @d;
+        $d->{over_module_pos} = grep { $_ > 0 } @d;
+    }
 }
 
 # --- Markdown ---------------------------------------------------------------
@@ -148,11 +189,22 @@ sub fus {
     return sprintf('%.2f', $x);
 }
 sub fsign { my ($x) = @_; my $s = fus($x); return $x >= 0 ? "+$s" : $s }
+# dedupe's extra CPU over plain divided by module's; only when both are positive
+sub extra_ratio {
+    my ($d, $m) = @_;
+    return '-' unless $m->{extra} > 0 && $d->{extra} > 0;
+    return sprintf('%.2fx', $d->{extra} / $m->{extra});
+}
 
 my @md;
 my $cmd = sprintf 'BENCH_DURATION=%s BENCH_REPEATS=%s BENCH_WARMUP=%s '
-                . 'BENCH_CONNECTIONS=%s make bench',
+                . 'BENCH_CONNECTIONS=%s',
                   @meta{qw(duration repeats warmup connections)};
+$cmd .= " BENCH_SIZES=\"$meta{sizes}\"" if $meta{sizes} ne 'small 16k 1m';
+$cmd .= " BENCH_VARIANTS=\"$meta{variants}\"" if $meta{variants} ne 'plain module lua njs';
+$cmd .= ' BENCH_UNIQUE=1' if $unique;
+$cmd .= " BENCH_SECTION=$section" if $section ne ($unique ? 'dedupe' : 'main');
+$cmd .= ' make bench';
 
 push @md, "Measured $meta{date} with `$cmd` (that is, `bench/run`), "
         . "on $cpu, kernel $kernel; module at commit $revision.",
@@ -163,6 +215,20 @@ push @md, "Measured $meta{date} with `$cmd` (that is, `bench/run`), "
   . "$meta{repeats} rounds of $meta{duration} s runs, each round running "
   . "every size and, within it, the variants in the order "
   . join(', ', grep { $measured{$_} } @variants) . '.',
+    '',
+    $unique
+    ? 'Load: **a new event id in every request** (`BENCH_UNIQUE=1`, `bench/wrk_unique.lua`), '
+    . 'for every variant: the body is the same event with its top-level `id` moved to the end '
+    . 'of the object (same length), and wrk puts a new id of the same length there and signs '
+    . 'the body itself (HMAC-SHA512 through LuaJIT FFI, see "Load generator" below). Every '
+    . 'authentic request is a first delivery, so the `dedupe` variant looks up and inserts '
+    . 'an id and forwards every request.'
+    : 'Load: the same signed body in every request (`bench/wrk.lua`)'
+    . ($measured{dedupe}
+       ? ', so after its first request the `dedupe` variant answers every request itself '
+       . '(200 `duplicate`, not proxied): its row measures that short-cut, not the cost of '
+       . 'dedupe. `BENCH_UNIQUE=1` measures the latter.'
+       : '.'),
     '',
     "Load average before the run: $meta{loadavg_before} "
   . "(after: $meta{loadavg_after}, which includes the benchmark itself); "
@@ -181,8 +247,16 @@ if (@other) {
 }
 
 push @md, '', '**Correctness checks** (status for a good signature, a bad one, none; '
-            . '`plain` does not verify and only has to answer 200):', '';
-for my $v (@variants) {
+            . '`plain` does not verify and only has to answer 200'
+            . ($measured{dedupe} || $checks{dedupe}
+               ? '; `dedupe` also gets the good one twice and must forward the first and '
+               . 'answer the second itself' : '')
+            . ($unique
+               ? '; then a second of the unique-id load per variant and size: every answer '
+               . '2xx, every request at the backend (its `stub_status`), and for the module '
+               . 'variants counted `ok` and never `duplicate` by `smile_webhook_status`' : '')
+            . '):', '';
+for my $v (@shown) {
     my $c = $checks{$v} or next;
     push @md, "* `$v`: " . join('; ', map { "$SIZE_NAME{$_}: $c->{$_}" } grep { $c->{$_} } @sizes)
             . ($measured{$v} ? '' : ' -- **failed, not measured**');
@@ -198,13 +272,64 @@ for my $s (@sizes) {
                       $SIZE_NAME{$s}, $f->[0], fus($f->[1]), fus($f->[2]), fus($f->[3]));
 }
 
+# what wrk spent per request (its CPU time over the requests it completed),
+# and for a unique-id run what building and signing one request costs it
+my %wrk_cpu;
+for my $s (@sizes) {
+    my @w = map { $_->{wrk_cpu} } grep { $_->{size} eq $s && defined $_->{wrk_cpu} } @rows;
+    $wrk_cpu{$s} = median(@w) if @w;
+}
+if (%wrk_cpu) {
+    push @md, '', "**Load generator** (wrk, one thread on CPU $meta{load_cpu}, which it shares "
+                . 'with the backend): its own CPU time per completed request, median of all '
+                . 'measured runs of the size'
+                . ($unique ? '; and, timed apart in the same wrk (`BENCH_SIGN_BENCH`), what it '
+                           . 'spends to build one unique-id request (a new id and its '
+                           . 'HMAC-SHA512, from a context pre-fed with the bytes before the id, '
+                           . 'written into the request `wrk.format` gave once) and '
+                           . 'what a one-shot HMAC over the whole body would cost it (an id in '
+                           . 'front of the body leaves nothing to pre-compute)' : '')
+                . ':', '';
+    if ($unique) {
+        push @md, '| body | wrk CPU us/req | build and sign one request | one-shot HMAC of the whole body |',
+                  '|---|--:|--:|--:|';
+        for my $s (@sizes) {
+            my $c = $signcost{$s} // {};
+            push @md, sprintf('| %s | %s | %s | %s |', $SIZE_NAME{$s}, fus($wrk_cpu{$s}),
+                              defined $c->{build_us} ? fus($c->{build_us}) . ' us' : '-',
+                              defined $c->{full_hmac_us} ? fus($c->{full_hmac_us}) . ' us' : '-');
+        }
+    } else {
+        push @md, '| body | wrk CPU us/req |', '|---|--:|';
+        push @md, sprintf('| %s | %s |', $SIZE_NAME{$_}, fus($wrk_cpu{$_})) for @sizes;
+    }
+}
+
+if ($status{dedupe}) {
+    my $z = $status{dedupe};
+    my $k = sub { $z->{"smile_webhook_$_[0]"} // '?' };
+    push @md, '', sprintf('**Dedupe zone** (`smile_webhook_dedupe_zone bench:%s ttl=24h`), at the '
+                        . 'end of the run, checks included: %s ids delivered, %s in flight, '
+                        . '%s evictions, %s overflows; the dedupe front answered %s requests '
+                        . '`ok` (forwarded) and %s `duplicate`%s.',
+                          $meta{dedupe_zone} // '?',
+                          $k->('dedupe_entries{zone="bench",state="delivered"}'),
+                          $k->('dedupe_entries{zone="bench",state="in_flight"}'),
+                          $k->('dedupe_evictions_total{zone="bench"}'),
+                          $k->('dedupe_overflows_total{zone="bench"}'),
+                          $k->('requests_total{result="ok"}'),
+                          $k->('requests_total{result="duplicate"}'),
+                          $unique ? ' (the checks send each body\'s own id twice: one duplicate per size)'
+                                  : '');
+}
+
 for my $s (@sizes) {
     my $f = $floor{$s};
     push @md, '', sprintf('### %s (%s bytes)', $SIZE_NAME{$s}, $f ? $f->[0] : '?'), '',
         '| variant | req/s median (min-max) | vs plain | front CPU us/req | '
       . 'extra CPU us/req over plain, median of same-round differences (min-max) | extra / HMAC floor | worker busy |',
         '|---|--:|--:|--:|--:|--:|--:|';
-    for my $v (@variants) {
+    for my $v (@shown) {
         my $x = $st{$s}{$v};
         if (!$x) {
             push @md, "| $v | not measured | | | | | |";
@@ -222,6 +347,19 @@ for my $s (@sizes) {
     }
     push @md, '', sprintf('Floor: %s us pre-keyed, %s us one-shot.',
                           fus($f->[2]), fus($f->[1])) if $f;
+    my ($m, $d) = ($st{$s}{module}, $st{$s}{dedupe});
+    if ($m && $d) {
+        push @md, '', sprintf('%s: %s us/req over module (same-round differences %s .. %s), '
+                            . '%+.1f%% of module\'s CPU per request. Extra CPU over plain: '
+                            . '%s us with dedupe, %s us without, **with/without %s**; req/s vs '
+                            . 'plain: %.2f with, %.2f without.',
+                              $unique ? '**dedupe vs module**'
+                                      : '**dedupe (duplicate short-cut) vs module**',
+                              fsign($d->{over_module}), fsign($d->{over_module_min}),
+                              fsign($d->{over_module_max}), 100 * $d->{over_module} / $m->{cpu},
+                              fsign($d->{extra}), fsign($m->{extra}),
+                              extra_ratio($d, $m), $d->{ratio}, $m->{ratio});
+    }
 }
 
 # verdicts
@@ -262,7 +400,27 @@ for my $s (@sizes) {
     }
 }
 
-my $png = $doc eq 'none' ? undef : basename($doc, '.md') . '.png';
+for my $s (@sizes) {
+    my ($m, $d) = ($st{$s}{module}, $st{$s}{dedupe});
+    next unless $m && $d;
+    my ($n, $k) = ($d->{over_module_rounds}, $d->{over_module_pos});
+    push @md, sprintf('| %s: ratios do not regress with dedupe on | req/s vs plain %.2f with, %.2f '
+                    . 'without; extra CPU over plain %s vs %s us (ratio %s); dedupe %s us/req over '
+                    . 'module (%s .. %s), more in %d/%d rounds | %s |',
+                      $SIZE_NAME{$s}, $d->{ratio}, $m->{ratio}, fsign($d->{extra}),
+                      fsign($m->{extra}),
+                      extra_ratio($d, $m), fsign($d->{over_module}), fsign($d->{over_module_min}),
+                      fsign($d->{over_module_max}), $k, $n,
+                      !$unique ? 'n/a: every request was a duplicate (run with `BENCH_UNIQUE=1`)'
+                      : $n && $k == $n
+                      ? sprintf('**costs more in every round**: %s us/req, %+.1f%% of module\'s CPU',
+                                fsign($d->{over_module}), 100 * $d->{over_module} / $m->{cpu})
+                      : 2 * $k <= $n ? 'met: no regression beyond the round-to-round noise'
+                      : '**not shown**: dedupe more expensive in most rounds, not all');
+}
+
+my $png = $doc eq 'none' ? undef
+        : basename($doc, '.md') . ($section eq 'main' ? '' : "-$section") . '.png';
 push @md, '', "![req/s relative to plain, and extra front CPU per request over plain next to the HMAC-SHA512 floor]($png)"
     if $png;
 
@@ -289,7 +447,7 @@ exit 0 if $doc eq 'none';
 
 my $pngpath = dirname($doc) . "/$png";
 my ($dfh, $dat) = tempfile('smile-bench-XXXXXX', TMPDIR => 1, SUFFIX => '.dat', UNLINK => 1);
-my @others = grep { $_ ne 'plain' && $st{$sizes[0]}{$_} } @variants;
+my @others = grep { $_ ne 'plain' && $st{$sizes[0]}{$_} } @shown;
 for my $s (@sizes) {
     my @vals = map { $st{$s}{$_} ? $st{$s}{$_}{ratio} : 0 } ('plain', @others);
     my @extra = map { my $x = $st{$s}{$_}; $x ? ($x->{extra} > 0.05 ? $x->{extra} : 0.05) : 0.05 } @others;
@@ -298,8 +456,8 @@ for my $s (@sizes) {
 }
 close $dfh;
 
-my %COLOR = (plain => '#9e9e9e', module => '#1b9e77', lua => '#7570b3',
-             njs => '#d95f02', floor => '#303030');
+my %COLOR = (plain => '#9e9e9e', module => '#1b9e77', dedupe => '#66a61e',
+             lua => '#7570b3', njs => '#d95f02', floor => '#303030');
 my $nv = 1 + @others;
 my @names = ('plain', @others);
 my @t1 = map { sprintf('%s using %d%s title "%s" lc rgb "%s"',
@@ -314,7 +472,7 @@ my $sep = ", \\\n     ";
 my $gp = <<"EOF";
 set terminal pngcairo size 1200,500 font "sans,10" noenhanced
 set output "$pngpath"
-set multiplot layout 1,2 title "Smile webhook verification in nginx: front worker on one core ($meta{date})"
+set multiplot layout 1,2 title "Smile webhook verification in nginx: front worker on one core ($meta{date}@{[ $unique ? ', a new event id per request' : '' ]})"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.9 border -1
