@@ -7,7 +7,10 @@
  * An authentic event's id is entered "in flight" before the request goes
  * upstream, owned by the worker that forwards it.  When that request ends
  * the id becomes "delivered" if the last upstream answer was 2xx, and is
- * removed otherwise, so that Smile's retry goes through.  Delivered ids
+ * removed otherwise, so that Smile's retry goes through.  The request ends,
+ * for this purpose, when its response header goes out (the status is known
+ * then, and the client may close the connection right after it), or when
+ * its pool goes without a response (a client that gave up).  Delivered ids
  * are kept for the zone's ttl, newest first in a queue; the oldest are
  * evicted when the zone is full.  An in-flight id whose worker has died
  * is taken over by the next delivery of it.
@@ -79,6 +82,10 @@ static void ngx_http_smile_webhook_dedupe_delete(
     ngx_http_smile_webhook_dedupe_node_t *dn);
 static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid);
 static ngx_int_t ngx_http_smile_webhook_delivered(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smile_webhook_header_filter(ngx_http_request_t *r);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
 /* smile_webhook_dedupe_zone NAME:SIZE [ttl=TIME] */
@@ -266,8 +273,13 @@ ngx_http_smile_webhook_dedupe(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Checks that every zone named by smile_webhook_dedupe is defined, and
+ * installs the header filter that settles ids, only when one is used.
+ */
+
 ngx_int_t
-ngx_http_smile_webhook_dedupe_check(ngx_conf_t *cf,
+ngx_http_smile_webhook_dedupe_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf)
 {
     ngx_uint_t                            i;
@@ -276,6 +288,9 @@ ngx_http_smile_webhook_dedupe_check(ngx_conf_t *cf,
     if (swmcf->dedupe_refs == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_smile_webhook_header_filter;
 
     ref = swmcf->dedupe_refs->elts;
 
@@ -607,6 +622,23 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "smile webhook event id \"%s\" %s", id->data,
                    delivered ? "delivered" : "released for a retry");
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_smile_webhook_ctx_t  *ctx;
+
+    if (r == r->main) {
+        ctx = ngx_http_smile_webhook_get_ctx(r);
+
+        if (ctx && ctx->dedupe) {
+            ngx_http_smile_webhook_dedupe_release(ctx, r);
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
 }
 
 

@@ -1560,7 +1560,7 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
     swmcf = ngx_http_conf_get_module_main_conf(cf,
                                                ngx_http_smile_webhook_module);
 
-    if (ngx_http_smile_webhook_dedupe_check(cf, swmcf) != NGX_OK
+    if (ngx_http_smile_webhook_dedupe_init(cf, swmcf) != NGX_OK
         || ngx_http_smile_webhook_status_init(cf, swmcf) != NGX_OK)
     {
         return NGX_ERROR;

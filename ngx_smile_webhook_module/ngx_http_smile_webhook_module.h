@@ -127,7 +127,7 @@ char *ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smile_webhook_dedupe(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-ngx_int_t ngx_http_smile_webhook_dedupe_check(ngx_conf_t *cf,
+ngx_int_t ngx_http_smile_webhook_dedupe_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf);
 ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_acquire(
     ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);

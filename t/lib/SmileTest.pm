@@ -9,8 +9,10 @@ use warnings;
 use Digest::SHA qw(hmac_sha512_hex);
 use File::Basename qw(dirname);
 use Exporter qw(import);
+use POSIX qw(strftime);
 
 our @EXPORT = qw(sign event_body event_names $SECRET);
+our @EXPORT_OK = qw(fresh_event rfc3339);
 
 our $SECRET = 'a little secret';    # the secret in Smile's documentation
 
@@ -37,6 +39,47 @@ sub event_body {
     my $body = <$fh>;
     close $fh;
     return $body;
+}
+
+# An event of our own, compact JSON in the seed documents' key order:
+#   id         (default "ev-fresh-1")
+#   type       (default "USER_CREATED")
+#   created_at seconds from now (default 0), rendered by rfc3339() with
+#              the offset given (default "Z"); or any other string, used
+#              verbatim; or undef to leave "createdAt" out
+#   offset     "Z" or "+HH:MM" / "-HH:MM"
+#   user_id    (default "tenantId-fresh"); undef leaves "data" empty
+# The time is taken when the body is built, i.e. when the test file's blocks
+# are read: margins must cover the file's run time (valgrind included).
+sub fresh_event {
+    my %o = @_;
+    my $id = exists $o{id} ? $o{id} : 'ev-fresh-1';
+    my $type = exists $o{type} ? $o{type} : 'USER_CREATED';
+    my $user = exists $o{user_id} ? $o{user_id} : 'tenantId-fresh';
+    my $created = exists $o{created_at} ? $o{created_at} : 0;
+
+    if (defined $created && $created =~ /^[-+]?\d+$/) {
+        $created = rfc3339(time + $created, $o{offset});
+    }
+
+    return '{"id":"' . $id . '","version":1,"type":"' . $type . '",'
+           . (defined $created ? '"createdAt":"' . $created . '",' : '')
+           . '"data":{' . (defined $user ? '"userId":"' . $user . '"' : '')
+           . '}}';
+}
+
+# a Unix time as RFC 3339 with the given offset ("Z" by default, or
+# "+HH:MM" / "-HH:MM": the local time at that offset)
+sub rfc3339 {
+    my ($t, $offset) = @_;
+    $offset = 'Z' unless defined $offset;
+    my $shift = 0;
+    if ($offset =~ /^([-+])(\d\d):(\d\d)$/) {
+        $shift = ($1 eq '-' ? -1 : 1) * ($2 * 3600 + $3 * 60);
+    } elsif ($offset ne 'Z') {
+        die "bad offset $offset";
+    }
+    return strftime('%Y-%m-%dT%H:%M:%S', gmtime($t + $shift)) . $offset;
 }
 
 1;

@@ -1,0 +1,1089 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+#
+# smile_webhook_dedupe: an event id delivered with a 2xx from the app is
+# acknowledged (200, empty body) without reaching the app again; an id that
+# is being delivered right now, by any worker, is answered 409; a delivery
+# that failed in any way (app 5xx, app down, upstream timeout, client gone,
+# no upstream at all) leaves no mark, so Smile's retry goes through.  The
+# table is shared by the workers, survives a reload, evicts its oldest
+# delivered ids when full, and never refuses an event for lack of space.  Configuration errors of
+# smile_webhook_dedupe_zone and smile_webhook_dedupe.
+#
+# The app is the "ledger" of t/lib/SmileApp.pm (it counts the deliveries of
+# each id, GET /hits lists them).  Blocks that need requests to overlap, a
+# reload or an abort drive them from a content_by_lua location with the
+# smile.* helpers described there.  Every block runs a master and two
+# workers with "listen ... reuseport", so that separate connections land on
+# both workers.
+
+BEGIN { $ENV{TEST_NGINX_REUSE_PORT} = 1 }
+
+use lib 't/lib';
+use IO::Socket::INET;
+use Test::Nginx::Socket 'no_plan';
+use SmileTest qw(:DEFAULT fresh_event);
+use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
+                acknowledged events_list);
+
+master_on();
+workers(2);
+worker_connections(1024);
+no_shuffle();
+no_long_string();
+
+our $USER    = event_body('01_user_created.json');
+our $ACCOUNT = event_body('02_account_created.json');
+our $USER_ID = 'et-123abc456def789abc123def456abc78';
+
+our $E1 = fresh_event(id => 'ev-dedupe-1');
+our $E2 = fresh_event(id => 'ev-dedupe-2', type => 'ACCOUNT_CREATED');
+our $LINGER = fresh_event(id => 'ev-linger');
+
+# An upstream that never answers (TEST 15): a socket of this test process
+# that listens and never accepts, so connections complete in its backlog and
+# requests wait there, costing nothing, until the client gives up.
+our $STUCK = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                   Listen => 1024, ReuseAddr => 1)
+    or die "cannot listen: $!";
+$ENV{TEST_NGINX_STUCK_PORT} = $STUCK->sockport;
+
+# TEST 15: ids of 128 characters, the longest allowed (the biggest entries)
+our @LONG = map { fresh_event(id => sprintf('ev-long-%03d-', $_) . ('x' x 116)) }
+                1 .. 400;
+
+# the tiny-zone block: 300 ids in the order they are sent
+our @MANY = map { fresh_event(id => sprintf('ev-evict-%03d', $_)) } 1 .. 300;
+
+# The ledger (app, helpers) goes after the block's own http_config, and
+# its helper locations after the block's config, so that "nginx.conf:LINE"
+# of the block's own lines does not depend on them.  must_die blocks get
+# nothing: their line numbers are those of the plain Test::Nginx layout.
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    return if defined $block->must_die;
+
+    my $http = $block->http_config;
+    $block->set_value('http_config',
+                      (defined $http ? $http : '') . $LEDGER_HTTP_CONFIG);
+
+    if (defined $block->config) {
+        $block->set_value('config', $block->config . $LEDGER_LOCATIONS);
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a delivered id is a duplicate: 200 with an empty body, not forwarded; other ids go through, and the id is what counts (the seed USER_CREATED and ACCOUNT_CREATED share one)
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+--- request eval
+[::post($::E1), ::post($::E1), ::post($::E2), ::post($::USER),
+ ::post($::ACCOUNT), ::post($::E2), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E2), ::hdrs($::USER),
+ ::hdrs($::ACCOUNT), ::hdrs($::E2), ""]
+--- response_headers eval
+["X-Result: ok", "X-Result: duplicate\nContent-Length: 0", "X-Result: ok",
+ "X-Result: ok", "X-Result: duplicate\nContent-Length: 0",
+ "X-Result: duplicate\nContent-Length: 0", "!X-Result"]
+--- response_body eval
+[::ledger_sees(1, $::E1), "", ::ledger_sees(1, $::E2),
+ ::ledger_sees(1, $::USER), "", "",
+ "$::USER_ID 1\nev-dedupe-1 1\nev-dedupe-2 1\n"]
+--- no_error_log
+[error]
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 2: the duplicate is logged at info, once, and the app is reached once
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /twice {
+        content_by_lua_block {
+            local body = smile.body()
+            for i = 1, 2 do
+                local res = smile.post("/hook", body,
+                                       ngx.var.http_smile_signature)
+                ngx.say(i, ": ", smile.line(res), " (",
+                        res.headers["content-length"], " bytes)")
+            end
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/twice")
+--- response_body eval
+"1: 200 ok delivery 1 of ev-dedupe-1 ("
+. length(::ledger_sees(1, $::E1)) . " bytes)
+2: 200 duplicate - (0 bytes)
+"
+--- grep_error_log eval
+qr/app received \S+|smile webhook [a-z ]+: \w+/
+--- grep_error_log_out
+app received ev-dedupe-1
+smile webhook acknowledged request without forwarding: duplicate
+--- error_log eval
+::acknowledged("duplicate", "event id was delivered already", "ev-dedupe-1",
+               proto => "HTTP/1.0")
+--- no_error_log
+[error]
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 3: the app answered 503: no mark, the retry reaches the app; once it answers 200 the next one is a duplicate
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+--- request eval
+[::post($::E1, "/hook?status=503"), ::post($::E1, "/hook?status=503"),
+ ::post($::E1), ::post($::E1), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E1), ""]
+--- error_code eval
+[503, 503, 200, 200, 200]
+--- response_headers eval
+["X-Result: ok", "X-Result: ok", "X-Result: ok",
+ "X-Result: duplicate\nContent-Length: 0", "!X-Result"]
+--- response_body eval
+[::ledger_sees(1, $::E1), ::ledger_sees(2, $::E1), ::ledger_sees(3, $::E1),
+ "", "ev-dedupe-1 3\n"]
+--- no_error_log
+[error]
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 4: the app is down (connection refused, 502): no mark, the retry reaches the app once it is back
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+
+    upstream down {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+
+    map $arg_down $app {
+        default ledger;
+        1       down;
+    }
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        add_header X-Upstream-Status $upstream_status always;
+        proxy_pass http://$app;
+    }
+--- request eval
+[::post($::E1, "/hook?down=1"), ::post($::E1, "/hook?down=1"),
+ ::post($::E1), ::post($::E1), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E1), ""]
+--- error_code eval
+[502, 502, 200, 200, 200]
+--- response_headers eval
+["X-Result: ok\nX-Upstream-Status: 502", "X-Result: ok\nX-Upstream-Status: 502",
+ "X-Result: ok\nX-Upstream-Status: 200",
+ "X-Result: duplicate\nContent-Length: 0\n!X-Upstream-Status", "!X-Result"]
+--- response_body_like eval
+["502 Bad Gateway", "502 Bad Gateway", "^delivery 1 of ev-dedupe-1\n", "^\\z",
+ "^ev-dedupe-1 1\n\\z"]
+--- no_error_log
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 5: the upstream timed out (504) while the app still held the event: no mark, the retry reaches the app
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_read_timeout 1s;
+        proxy_pass http://ledger;
+    }
+--- request eval
+[::post($::E1, "/hook?hold=1"), "GET /release?id=ev-dedupe-1",
+ ::post($::E1), ::post($::E1), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), "", ::hdrs($::E1), ::hdrs($::E1), ""]
+--- error_code eval
+[504, 200, 200, 200, 200]
+--- response_headers eval
+["X-Result: ok", "!X-Result", "X-Result: ok",
+ "X-Result: duplicate\nContent-Length: 0", "!X-Result"]
+--- response_body_like eval
+["504 Gateway Time-out", "^released ev-dedupe-1\n\\z",
+ "^delivery 2 of ev-dedupe-1\n", "^\\z", "^ev-dedupe-1 2\n\\z"]
+--- no_error_log
+[alert]
+smile webhook rejected
+--- timeout: 10
+
+
+
+=== TEST 6: two concurrent deliveries of one id: the second is answered 409 while the first is in the app, which sees it once; then it is a duplicate
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /race {
+        content_by_lua_block {
+            local body = smile.body()
+            local sig = ngx.var.http_smile_signature
+            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
+                                           body, sig)
+            smile.wait_holding("ev-dedupe-1")
+            local second = smile.post("/hook", body, sig)
+            ngx.say("second: ", smile.line(second))
+            smile.release("ev-dedupe-1")
+            local _, res = assert(ngx.thread.wait(first))
+            ngx.say("first: ", smile.line(res))
+            ngx.say("third: ", smile.line(smile.post("/hook", body, sig)))
+            ngx.print("409 page: ", second.body)
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/race")
+--- response_body eval
+"second: 409 in_flight <html>
+first: 200 ok delivery 1 of ev-dedupe-1
+third: 200 duplicate -
+409 page: <html>\r
+<head><title>409 Conflict</title></head>\r
+<body>\r
+<center><h1>409 Conflict</h1></center>\r
+<hr><center>nginx</center>\r
+</body>\r
+</html>\r
+"
+--- grep_error_log eval
+qr/app received \S+|smile webhook [a-z ]+: \w+/
+--- grep_error_log_out
+app received ev-dedupe-1
+smile webhook rejected request: in_flight
+smile webhook acknowledged request without forwarding: duplicate
+--- error_log eval
+qr/\[warn\] \d+#\d+: \*\d+ smile webhook rejected request: in_flight \(event id is being delivered by another request\), event id "ev-dedupe-1", client: 127\.0\.0\.1, server: localhost, request: "POST \/hook HTTP\/1\.0"/
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 7: in_flight holds across workers: overlapping deliveries served by the same worker and by two different workers are both answered 409
+Each attempt uses a new id; attempts go on until both cases were seen
+(reuseport spreads the connections over the two workers).
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        add_header X-Pid $pid always;
+        proxy_pass http://ledger;
+    }
+
+    location = /race {
+        content_by_lua_block {
+            local events = smile.events()
+            local seen = {}
+            for i, ev in ipairs(events) do
+                local id = ev.id
+                local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
+                                               ev.body, ev.sig)
+                smile.wait_holding(id)
+                local second = smile.post("/hook", ev.body, ev.sig)
+                smile.release(id)
+                local _, res = assert(ngx.thread.wait(first))
+                local case = (res.headers["x-pid"] == second.headers["x-pid"])
+                             and "same worker" or "two workers"
+                local hits = ngx.shared.smile_ledger:get("hits:" .. id)
+                if smile.line(res) ~= "200 ok delivery 1 of " .. id
+                   or smile.line(second) ~= "409 in_flight <html>"
+                   or hits ~= 1
+                then
+                    ngx.say("attempt ", i, " (", case, "): first ",
+                            smile.line(res), ", second ", smile.line(second),
+                            ", app deliveries ", hits)
+                    return
+                end
+                seen[case] = true
+                if seen["same worker"] and seen["two workers"] then
+                    ngx.say("409 in_flight with the same worker and with two workers")
+                    return
+                end
+            end
+            ngx.say("not both cases in ", #events, " attempts")
+        }
+    }
+--- request eval
+"POST /race\n"
+. ::events_list(map { ::fresh_event(id => "ev-race-$_") } 1 .. 40)
+--- response_body
+409 in_flight with the same worker and with two workers
+--- error_log
+smile webhook rejected request: in_flight (event id is being delivered by another request)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: a request that ends without any upstream (a lua content handler answering 200) leaves no mark: the next delivery is handled again
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        content_by_lua_block {
+            ngx.say("handled here: ", ngx.var.http_x_smile_event_id)
+        }
+    }
+--- request eval
+[::post($::E1), ::post($::E1)]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1)]
+--- response_headers eval
+["X-Result: ok", "X-Result: ok"]
+--- response_body eval
+["handled here: ev-dedupe-1\n", "handled here: ev-dedupe-1\n"]
+--- no_error_log
+[error]
+[alert]
+smile webhook acknowledged
+
+
+
+=== TEST 9: the last upstream answer decides: a refused first server and a 200 from the backup ("502, 200") is a delivery
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+
+    upstream flaky {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        server unix:$TEST_NGINX_SERVER_ROOT/logs/ledger.sock backup;
+    }
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        add_header X-Upstream-Status $upstream_status always;
+        proxy_pass http://flaky;
+    }
+--- request eval
+[::post($::E1), ::post($::E1), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1), ""]
+--- response_headers eval
+["X-Result: ok\nX-Upstream-Status: 502, 200",
+ "X-Result: duplicate\n!X-Upstream-Status", "!X-Result"]
+--- response_body eval
+[::ledger_sees(1, $::E1), "", "ev-dedupe-1 1\n"]
+--- no_error_log
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 10: the last upstream answer decides: the app's 503 turned into a 200 by error_page is not a delivery
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_intercept_errors on;
+        error_page 503 = @accepted;
+        proxy_pass http://ledger;
+    }
+
+    location @accepted {
+        add_header X-Upstream-Status $upstream_status always;
+        return 200 "accepted anyway\n";
+    }
+--- request eval
+[::post($::E1, "/hook?status=503"), ::post($::E1), ::post($::E1), "GET /hits"]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1), ::hdrs($::E1), ""]
+--- response_headers eval
+["X-Upstream-Status: 503", "X-Result: ok", "X-Result: duplicate", "!X-Result"]
+--- response_body eval
+["accepted anyway\n", ::ledger_sees(2, $::E1), "", "ev-dedupe-1 2\n"]
+--- no_error_log
+[error]
+[alert]
+smile webhook rejected
+
+
+
+=== TEST 11: the client gave up while the app held the event: once nginx has ended that request the retry reaches the app
+The retry is repeated while it is answered 409 (nginx has not noticed the
+closed connection yet); it must go through within the helpers' 120 s.
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /abort {
+        content_by_lua_block {
+            local body = smile.body()
+            local sig = ngx.var.http_smile_signature
+            local sock = smile.send("POST", "/hook?hold=1",
+                                    { "Smile-Signature: " .. sig }, body)
+            smile.wait_holding("ev-dedupe-1")
+            sock:close()
+            local res, tries = nil, 0
+            local deadline = ngx.now() + 120
+            repeat
+                if tries > 0 then
+                    ngx.sleep(0.01)
+                end
+                tries = tries + 1
+                res = smile.post("/hook", body, sig)
+            until res.status ~= 409 or ngx.now() > deadline
+            ngx.say("retry: ", smile.line(res))
+            smile.release("ev-dedupe-1")
+            ngx.say("again: ", smile.line(smile.post("/hook", body, sig)))
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/abort")
+--- response_body
+retry: 200 ok delivery 2 of ev-dedupe-1
+again: 200 duplicate -
+--- error_log
+client prematurely closed connection
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 12: the table survives a reload: delivered before the HUP, a duplicate for a worker of the new configuration
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        add_header X-Gen $smile_test_generation always;
+        set_by_lua_block $smile_test_generation { return smile.generation }
+        proxy_pass http://ledger;
+    }
+
+    location = /reload {
+        content_by_lua_block {
+            local body = smile.body()
+            local sig = ngx.var.http_smile_signature
+            local res = smile.post("/hook", body, sig)
+            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
+            local gen = smile.hup()
+            res = smile.until_generation(gen, function()
+                return smile.post("/hook", body, sig)
+            end)
+            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
+            ngx.say("app deliveries: ",
+                    ngx.shared.smile_ledger:get("hits:ev-dedupe-1"))
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/reload")
+--- response_body
+generation 1: 200 ok delivery 1 of ev-dedupe-1
+generation 2: 200 duplicate -
+app deliveries: 1
+--- no_error_log
+[error]
+[alert]
+[emerg]
+smile webhook rejected
+--- timeout: 20
+
+
+
+=== TEST 13: a reload that changes the zone's size starts an empty table (same name and size are what keep it)
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        add_header X-Gen $smile_test_generation always;
+        set_by_lua_block $smile_test_generation { return smile.generation }
+        proxy_pass http://ledger;
+    }
+
+    location = /reload {
+        content_by_lua_block {
+            local body = smile.body()
+            local sig = ngx.var.http_smile_signature
+            local res = smile.post("/hook", body, sig)
+            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
+            local path = ngx.config.prefix() .. "conf/nginx.conf"
+            local f = assert(io.open(path))
+            local conf = f:read("*a")
+            f:close()
+            conf = conf:gsub("dedupe_zone events:1m;", "dedupe_zone events:2m;")
+            f = assert(io.open(path, "w"))
+            f:write(conf)
+            f:close()
+            local gen = smile.hup()
+            res = smile.until_generation(gen, function()
+                return smile.post("/hook", body, sig)
+            end)
+            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
+            res = smile.until_generation(gen, function()
+                return smile.post("/hook", body, sig)
+            end)
+            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/reload")
+--- response_body
+generation 1: 200 ok delivery 1 of ev-dedupe-1
+generation 2: 200 ok delivery 2 of ev-dedupe-1
+generation 2: 200 duplicate -
+--- no_error_log
+[error]
+[alert]
+[emerg]
+--- timeout: 20
+
+
+
+=== TEST 14: a 32k zone keeps accepting new events: 300 ids all reach the app, the oldest are evicted (the first id is delivered again), the newest is still a duplicate
+The ids are sent by a driver (one request of the block, so that the error
+log is not read 300 times); it stops at the first unexpected answer.
+--- http_config
+    smile_webhook_dedupe_zone tiny:32k;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe tiny;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /status {
+        smile_webhook_status;
+    }
+
+    location = /many {
+        content_by_lua_block {
+            local events = smile.events()
+            for _, ev in ipairs(events) do
+                local line = smile.line(smile.post("/hook", ev.body, ev.sig))
+                if line ~= "200 ok delivery 1 of " .. ev.id then
+                    ngx.say(ev.id, ": ", line)
+                    return
+                end
+            end
+            ngx.say(#events, " ids: 200 ok delivery 1")
+            local first, last = events[1], events[#events]
+            ngx.say("first again: ",
+                    smile.line(smile.post("/hook", first.body, first.sig)))
+            ngx.say("last again: ",
+                    smile.line(smile.post("/hook", last.body, last.sig)))
+            local status = smile.request("GET", "/status").body
+            local delivered = tonumber(status:match(
+                'smile_webhook_dedupe_entries{zone="tiny",state="delivered"} (%d+)'))
+            local evicted = tonumber(status:match(
+                'smile_webhook_dedupe_evictions_total{zone="tiny"} (%d+)'))
+            ngx.say("delivered + evicted: ", delivered + evicted)
+            ngx.print(status)
+        }
+    }
+--- request eval
+"POST /many\n" . ::events_list(@::MANY)
+--- response_body_like eval
+qr/\A300 ids: 200 ok delivery 1
+first again: 200 ok delivery 2 of ev-evict-001
+last again: 200 duplicate -
+delivered \+ evicted: 301
+.*^smile_webhook_dedupe_entries\{zone="tiny",state="delivered"\} [1-9]\d*
+smile_webhook_dedupe_entries\{zone="tiny",state="in_flight"\} 0
+.*^smile_webhook_dedupe_evictions_total\{zone="tiny"\} [1-9]\d*
+.*^smile_webhook_dedupe_overflows_total\{zone="tiny"\} 0
+\z/ms
+--- no_error_log
+[error]
+[alert]
+is full
+smile webhook rejected
+--- timeout: 60
+
+
+
+=== TEST 15: a 32k zone full of ids in flight: a new event is forwarded without dedupe (warn, overflows counted), and dedupe works again once the ids are released
+In-flight ids cannot be evicted.  The driver sends events with 128-character
+ids to /stuck (an upstream that never answers) one by one, each time until
+the status counts it, and stops when one overflowed.  Closing those client
+connections ends the requests and releases their ids.
+--- http_config
+    smile_webhook_dedupe_zone tiny:32k;
+
+    upstream stuck {
+        server 127.0.0.1:$TEST_NGINX_STUCK_PORT;
+    }
+--- config
+    smile_webhook_secret "a little secret";
+    smile_webhook_allow 127.0.0.1;
+    smile_webhook_dedupe tiny;
+
+    location = /hook {
+        smile_webhook on;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /stuck {
+        smile_webhook on;
+        proxy_read_timeout 10m;
+        proxy_send_timeout 10m;
+        proxy_pass http://stuck;
+    }
+
+    location = /status {
+        smile_webhook_status;
+    }
+
+    location = /fill {
+        content_by_lua_block {
+            local function status()
+                local s = smile.request("GET", "/status").body
+                return tonumber(s:match('state="in_flight"} (%d+)')),
+                       tonumber(s:match('overflows_total{zone="tiny"} (%d+)')),
+                       tonumber(s:match('state="delivered"} (%d+)'))
+            end
+            local events = smile.events()
+            local last = table.remove(events)
+            local socks = {}
+            local in_flight, overflows
+            for i, ev in ipairs(events) do
+                socks[i] = smile.send("POST", "/stuck",
+                                      { "Smile-Signature: " .. ev.sig }, ev.body)
+                local deadline = ngx.now() + 120
+                repeat
+                    in_flight, overflows = status()
+                    if in_flight + overflows < i then
+                        ngx.sleep(0.01)
+                    end
+                until in_flight + overflows == i or ngx.now() > deadline
+                if overflows > 0 then
+                    break
+                end
+            end
+            ngx.say("full: ", in_flight > 50 and "more than 50" or in_flight,
+                    " ids in flight, overflows ", overflows)
+            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
+            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
+            local _, overflows2 = status()
+            ngx.say("overflows ", overflows2 - overflows)
+            for _, sock in ipairs(socks) do
+                sock:close()
+            end
+            local deadline = ngx.now() + 120
+            repeat
+                ngx.sleep(0.01)
+                in_flight = status()
+            until in_flight == 0 or ngx.now() > deadline
+            ngx.say("released: ", in_flight, " in flight")
+            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
+            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
+            local _, _, delivered = status()
+            ngx.say("delivered ", delivered)
+        }
+    }
+--- request eval
+"POST /fill\n" . ::events_list(@::LONG)
+--- response_body eval
+my $id = 'ev-long-400-' . ('x' x 116);
+"full: more than 50 ids in flight, overflows 1
+200 ok delivery 1 of $id
+200 ok delivery 2 of $id
+overflows 2
+released: 0 in flight
+200 ok delivery 3 of $id
+200 duplicate -
+delivered 1
+"
+--- error_log eval
+qr/\[warn\] .*smile webhook dedupe zone "tiny" is full, event id "ev-long-400-x{116}" is forwarded without dedupe/
+--- no_error_log
+[alert]
+[crit]
+--- timeout: 120
+
+
+
+=== TEST 16: ttl: a delivered id is a duplicate within its ttl and is delivered again after it
+--- http_config
+    smile_webhook_dedupe_zone events:1m ttl=3s;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /ttl {
+        content_by_lua_block {
+            local body = smile.body()
+            local sig = ngx.var.http_smile_signature
+            ngx.say(smile.line(smile.post("/hook", body, sig)))
+            ngx.say(smile.line(smile.post("/hook", body, sig)))
+            ngx.sleep(4.5)
+            ngx.say(smile.line(smile.post("/hook", body, sig)))
+            ngx.say(smile.line(smile.post("/hook", body, sig)))
+        }
+    }
+--- more_headers eval
+::hdrs($::E1)
+--- request eval
+::post($::E1, "/ttl")
+--- response_body
+200 ok delivery 1 of ev-dedupe-1
+200 duplicate -
+200 ok delivery 2 of ev-dedupe-1
+200 duplicate -
+--- no_error_log
+[error]
+[alert]
+--- timeout: 20
+
+
+
+=== TEST 17: inheritance: smile_webhook_dedupe at server level applies to a location, "off" in a nested location turns it off, another zone in another location is a separate table
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+    smile_webhook_dedupe_zone other:1m;
+--- config
+    smile_webhook_dedupe events;
+
+    location /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+
+        location /hook/no-dedupe {
+            smile_webhook_dedupe off;
+            add_header X-Result $smile_webhook_result always;
+            proxy_pass http://ledger;
+        }
+
+        location /hook/other {
+            smile_webhook_dedupe other;
+            add_header X-Result $smile_webhook_result always;
+            proxy_pass http://ledger;
+        }
+    }
+--- request eval
+[::post($::E1, "/hook"), ::post($::E1, "/hook"),
+ ::post($::E1, "/hook/no-dedupe"), ::post($::E1, "/hook/no-dedupe"),
+ ::post($::E1, "/hook/other"), ::post($::E1, "/hook/other"), "GET /hits"]
+--- more_headers eval
+[(map { ::hdrs($::E1) } 1 .. 6), ""]
+--- response_headers eval
+["X-Result: ok", "X-Result: duplicate", "X-Result: ok", "X-Result: ok",
+ "X-Result: ok", "X-Result: duplicate", "!X-Result"]
+--- response_body eval
+[::ledger_sees(1, $::E1), "", ::ledger_sees(2, $::E1), ::ledger_sees(3, $::E1),
+ ::ledger_sees(4, $::E1), "", "ev-dedupe-1 4\n"]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 18: the zone may be defined after the directives that use it
+--- http_config
+    smile_webhook_dedupe events;
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+--- request eval
+[::post($::E1), ::post($::E1)]
+--- more_headers eval
+[::hdrs($::E1), ::hdrs($::E1)]
+--- response_headers eval
+["X-Result: ok", "X-Result: duplicate"]
+--- response_body eval
+[::ledger_sees(1, $::E1), ""]
+--- no_error_log
+[error]
+[emerg]
+
+
+
+=== TEST 19: config: a zone smaller than 32k
+--- http_config
+    smile_webhook_dedupe_zone events:16k;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*zone "events:16k" is too small in "smile_webhook_dedupe_zone", it must be at least 32k in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 20: config: a zone without a size
+--- http_config
+    smile_webhook_dedupe_zone events;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid zone "events" in "smile_webhook_dedupe_zone", it must be NAME:SIZE in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 21: config: a zone without a name
+--- http_config
+    smile_webhook_dedupe_zone :1m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid zone ":1m" in "smile_webhook_dedupe_zone", it must be NAME:SIZE in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 22: config: a zone size that is not a size
+--- http_config
+    smile_webhook_dedupe_zone events:lots;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"events:lots".* in "smile_webhook_dedupe_zone".* in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 23: config: a ttl of 0
+--- http_config
+    smile_webhook_dedupe_zone events:1m ttl=0;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid ttl "ttl=0" in "smile_webhook_dedupe_zone", .* in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 24: config: a ttl that is not a time
+--- http_config
+    smile_webhook_dedupe_zone events:1m ttl=soon;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone", .* in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 25: config: a parameter other than ttl=
+--- http_config
+    smile_webhook_dedupe_zone events:1m size=2m;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"size=2m" in "smile_webhook_dedupe_zone".* in \S+/conf/nginx\.conf:25$}
+
+
+
+=== TEST 26: config: one zone defined twice
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+    smile_webhook_dedupe_zone other:1m;
+    smile_webhook_dedupe_zone events:1m ttl=1h;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*duplicate zone "events" in "smile_webhook_dedupe_zone" in \S+/conf/nginx\.conf:27$}
+
+
+
+=== TEST 27: config: smile_webhook_dedupe_zone is allowed at http level only
+--- config
+    smile_webhook_dedupe_zone events:1m;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"smile_webhook_dedupe_zone" directive is not allowed here in \S+/conf/nginx\.conf:40$}
+
+
+
+=== TEST 28: config: a zone that is never defined, used in a location
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_dedupe evnets;
+        proxy_pass http://127.0.0.1:1;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown zone "evnets" in "smile_webhook_dedupe" in \S+/conf/nginx\.conf:44, it must be defined by "smile_webhook_dedupe_zone"$}
+
+
+
+=== TEST 29: config: a zone that is never defined, used at http level
+--- http_config
+    smile_webhook_dedupe events;
+--- config
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*unknown zone "events" in "smile_webhook_dedupe" in \S+/conf/nginx\.conf:25, it must be defined by "smile_webhook_dedupe_zone"$}
+
+
+
+=== TEST 30: config: smile_webhook_dedupe twice in one location
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook_dedupe events;
+        smile_webhook_dedupe off;
+        return 204;
+    }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*"smile_webhook_dedupe" directive is duplicate in \S+/conf/nginx\.conf:43$}
+
+
+
+=== TEST 31: config: smile_webhook_dedupe without a zone
+--- config
+    smile_webhook_dedupe;
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*invalid number of arguments in "smile_webhook_dedupe" directive in \S+/conf/nginx\.conf:40$}
+
+
+
+=== TEST 32: the id is settled when the answer goes out: with lingering close, a client that has its 200 but keeps the socket open sees its next delivery as a duplicate at once
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        lingering_close always;
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+    location = /t {
+        content_by_lua_block {
+            local ev = smile.events()[1]
+            local sock = smile.send("POST", "/hook",
+                                    { "Smile-Signature: " .. ev.sig }, ev.body)
+            ngx.say("first: ", sock:receive("*l"))
+            -- nginx lingers on the connection until this socket closes
+            local res = smile.post("/hook", ev.body, ev.sig)
+            ngx.say("again, first socket still open: ", smile.line(res))
+            sock:close()
+        }
+    }
+--- request eval
+"POST /t\n" . ::events_list($::LINGER)
+--- response_body
+first: HTTP/1.1 200 OK
+again, first socket still open: 200 duplicate -
+--- no_error_log
+[error]
+[alert]
