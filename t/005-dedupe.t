@@ -23,7 +23,7 @@ use IO::Socket::INET;
 use Test::Nginx::Socket 'no_plan';
 use SmileTest qw(:DEFAULT fresh_event);
 use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                acknowledged events_list);
+                acknowledged events_list with_ledger);
 
 master_on();
 workers(2);
@@ -54,23 +54,7 @@ our @LONG = map { fresh_event(id => sprintf('ev-long-%03d-', $_) . ('x' x 116)) 
 # the tiny-zone block: 300 ids in the order they are sent
 our @MANY = map { fresh_event(id => sprintf('ev-evict-%03d', $_)) } 1 .. 300;
 
-# The ledger (app, helpers) goes after the block's own http_config, and
-# its helper locations after the block's config, so that "nginx.conf:LINE"
-# of the block's own lines does not depend on them.  must_die blocks get
-# nothing: their line numbers are those of the plain Test::Nginx layout.
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    return if defined $block->must_die;
-
-    my $http = $block->http_config;
-    $block->set_value('http_config',
-                      (defined $http ? $http : '') . $LEDGER_HTTP_CONFIG);
-
-    if (defined $block->config) {
-        $block->set_value('config', $block->config . $LEDGER_LOCATIONS);
-    }
-});
+add_block_preprocessor(\&with_ledger);
 
 run_tests();
 

@@ -20,7 +20,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use SmileTest qw(:DEFAULT fresh_event rfc3339);
 use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                acknowledged events_list);
+                acknowledged events_list with_ledger);
 
 no_shuffle();
 no_long_string();
@@ -74,19 +74,7 @@ our $ALL_TYPES = join ' ', qw(
     LINK_ADDED CONTRIBUTIONS_UPDATED INCOMES_UPDATED DOCUMENTS_UPDATED
     EMPLOYMENTS_UPDATED EINCOMES_UPDATED LIABILITIES_UPDATED);
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    return if defined $block->must_die;
-
-    my $http = $block->http_config;
-    $block->set_value('http_config',
-                      (defined $http ? $http : '') . $LEDGER_HTTP_CONFIG);
-
-    if (defined $block->config) {
-        $block->set_value('config', $block->config . $LEDGER_LOCATIONS);
-    }
-});
+add_block_preprocessor(\&with_ledger);
 
 run_tests();
 

@@ -21,7 +21,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use SmileTest qw(:DEFAULT fresh_event);
 use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                events_list);
+                events_list with_ledger);
 
 master_on();
 workers(2);
@@ -154,19 +154,7 @@ our @BEFORE = (ok_step($E1), dup_step($E1),
                 ['stale', 'USER_CREATED', length $OLD]]);
 our @AFTER = (ok_step($E2), dup_step($E1));
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    return if defined $block->must_die;
-
-    my $http = $block->http_config;
-    $block->set_value('http_config',
-                      (defined $http ? $http : '') . $LEDGER_HTTP_CONFIG);
-
-    if (defined $block->config) {
-        $block->set_value('config', $block->config . $LEDGER_LOCATIONS);
-    }
-});
+add_block_preprocessor(\&with_ledger);
 
 run_tests();
 

@@ -18,7 +18,7 @@ use SmileTest;
 
 our @EXPORT = qw($APP_HTTP_CONFIG post hdrs app_sees error_page rejected);
 our @EXPORT_OK = qw($LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                    acknowledged events_list);
+                    acknowledged events_list with_ledger);
 
 # http{} settings: the app, reached with "proxy_pass http://app"
 our $APP_HTTP_CONFIG = <<'_EOC_';
@@ -396,6 +396,25 @@ sub acknowledged {
     my $uri = $o{uri} || '/hook';
     my $proto = $o{proto} || 'HTTP/1.1';
     return qr/\[info\] \d+#\d+: \*\d+ smile webhook \Q$mode: $result ($reason), event id "$id"\E, client: 127\.0\.0\.1, server: localhost, request: "POST \Q$uri $proto\E"/;
+}
+
+# A block preprocessor (add_block_preprocessor(\&with_ledger)): the
+# ledger (app, helpers) goes after the block's own http_config, and its
+# helper locations after the block's config, so that "nginx.conf:LINE" of
+# the block's own lines does not depend on them.  must_die blocks get
+# nothing: their line numbers are those of the plain Test::Nginx layout.
+sub with_ledger {
+    my $block = shift;
+
+    return if defined $block->must_die;
+
+    my $http = $block->http_config;
+    $block->set_value('http_config',
+                      (defined $http ? $http : '') . $LEDGER_HTTP_CONFIG);
+
+    if (defined $block->config) {
+        $block->set_value('config', $block->config . $LEDGER_LOCATIONS);
+    }
 }
 
 1;
