@@ -2,7 +2,7 @@
 /*
  * bench/micro/parse_bench.c - the module's pure parts timed outside nginx.
  *
- *   parse_bench [-r REPEATS] [-b BATCH_MS] SECRET FILE...
+ *   parse_bench [-r REPEATS] [-b BATCH_MS] [-o OP] SECRET FILE...
  *
  * Links ngx_http_smile_webhook_sig.c and _event.c directly and prints, for
  * each FILE and each way of splitting it into buffers (the whole body in
@@ -15,6 +15,8 @@
  *   parse   the event parser: event_init, event_feed per buffer,
  *           event_finish, event_free
  *   both    the two together, per buffer as the module's body filter does
+ *
+ * -o OP times only that op and the floor (for perf record).
  *
  * Each figure is the median of REPEATS batches of about BATCH_MS
  * milliseconds; the batches of all figures are interleaved round by round,
@@ -60,6 +62,7 @@ typedef struct {
 static EVP_MAC_CTX                        *mac_ctx;
 static ngx_http_smile_webhook_hmac_key_t   key;
 static volatile unsigned                   sink;
+static case_t                              cases[MAX_FILES * 3 * 4];
 
 
 static double
@@ -282,10 +285,10 @@ main(int argc, char **argv)
     double         ns, fl;
     size_t         slen;
     body_t         bodies[MAX_FILES];
-    case_t        *cases, *c;
+    case_t        *c;
     EVP_MAC       *mac;
     OSSL_PARAM     params[2];
-    const char    *secret;
+    const char    *secret, *only;
     unsigned long  it;
 
     static const size_t  pieces[] = { 0, 16384, 8192 };
@@ -301,14 +304,18 @@ main(int argc, char **argv)
 
     repeats = 9;
     batch_ms = 20;
+    only = NULL;
 
-    while ((opt = getopt(argc, argv, "r:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:b:o:")) != -1) {
         switch (opt) {
         case 'r':
             repeats = atoi(optarg);
             break;
         case 'b':
             batch_ms = atoi(optarg);
+            break;
+        case 'o':
+            only = optarg;
             break;
         default:
             goto usage;
@@ -320,7 +327,7 @@ main(int argc, char **argv)
     {
     usage:
         fprintf(stderr, "usage: parse_bench [-r REPEATS] [-b BATCH_MS] "
-                        "SECRET FILE...\n");
+                        "[-o OP] SECRET FILE...\n");
         return 2;
     }
 
@@ -356,11 +363,6 @@ main(int argc, char **argv)
         load(&bodies[i], argv[optind + 1 + i]);
     }
 
-    cases = calloc(k * 3 * 4, sizeof(case_t));
-    if (cases == NULL) {
-        die("calloc");
-    }
-
     ncases = 0;
 
     for (i = 0; i < k; i++) {
@@ -370,7 +372,9 @@ main(int argc, char **argv)
             }
 
             for (r = 0; r < 4; r++) {
-                if (r == 0 && j != 0) {
+                if ((r == 0 && j != 0)
+                    || (r != 0 && only && strcmp(only, ops[r].what) != 0))
+                {
                     continue;
                 }
 
@@ -434,8 +438,6 @@ main(int argc, char **argv)
     for (i = 0; i < k; i++) {
         free(bodies[i].data);
     }
-
-    free(cases);
 
     return sink == 0xdeadbeef;
 }
