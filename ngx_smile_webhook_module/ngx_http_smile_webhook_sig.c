@@ -17,8 +17,20 @@
 
 #define NGX_SMILE_SHA512_BLOCK  128
 
+/*
+ * Digest contexts of finished requests, emptied, for the next ones: this
+ * spares an EVP_MD_CTX_new() and EVP_MD_CTX_free() per request and secret.
+ * Per process (an nginx worker is one thread; so are the unit tests and
+ * the fuzzers); the few kept are still reachable at exit.
+ */
+#define NGX_SMILE_MD_KEEP       16
+
 
 static int ngx_http_smile_webhook_hex(unsigned char c);
+
+
+static EVP_MD_CTX  *ngx_http_smile_webhook_mds[NGX_SMILE_MD_KEEP];
+static unsigned     ngx_http_smile_webhook_nmds;
 
 
 static int
@@ -150,11 +162,18 @@ ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
     const ngx_http_smile_webhook_hmac_key_t *key)
 {
     if (h->md == NULL) {
-        h->md = EVP_MD_CTX_new();
-        if (h->md == NULL) {
-            return -1;
+        if (ngx_http_smile_webhook_nmds) {
+            h->md = ngx_http_smile_webhook_mds[--ngx_http_smile_webhook_nmds];
+
+        } else {
+            h->md = EVP_MD_CTX_new();
+            if (h->md == NULL) {
+                return -1;
+            }
         }
     }
+
+    /* the copy frees the state it replaces and duplicates the keyed one */
 
     return EVP_MD_CTX_copy_ex(h->md, key->inner) == 1 ? 0 : -1;
 }
@@ -195,6 +214,20 @@ ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
 void
 ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
 {
-    EVP_MD_CTX_free(h->md);
+    if (h->md == NULL) {
+        return;
+    }
+
+    /* nothing of the key or the message stays in a kept context */
+
+    if (ngx_http_smile_webhook_nmds < NGX_SMILE_MD_KEEP
+        && EVP_MD_CTX_reset(h->md) == 1)
+    {
+        ngx_http_smile_webhook_mds[ngx_http_smile_webhook_nmds++] = h->md;
+
+    } else {
+        EVP_MD_CTX_free(h->md);
+    }
+
     h->md = NULL;
 }
