@@ -7,6 +7,8 @@
  */
 
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
@@ -37,6 +39,43 @@ typedef struct {
 } ngx_http_smile_webhook_key_t;
 
 
+/*
+ * yajl's memory for one parse.  yajl_alloc() and the first yajl_parse()
+ * ask for six small blocks (about 2.4 KB, most of it the lexer's buffer),
+ * and every parse the same; they are cut from one arena instead, bump by
+ * bump, each after a 16-byte header that keeps its size for realloc.  What
+ * does not fit comes from malloc().  Arenas are kept for the next parse on
+ * a short per-process free list (an nginx worker is one thread; so are the
+ * unit tests and the fuzzers).
+ */
+
+#ifndef NGX_SMILE_ARENA_SIZE
+#define NGX_SMILE_ARENA_SIZE    4096    /* smaller in a test of the fallback */
+#endif
+#define NGX_SMILE_ARENA_HDR     16
+#define NGX_SMILE_ARENA_KEEP    16
+
+typedef struct ngx_http_smile_webhook_arena_s  ngx_http_smile_webhook_arena_t;
+
+struct ngx_http_smile_webhook_arena_s {
+    ngx_http_smile_webhook_arena_t  *next;
+    size_t                           used;
+    size_t                           last;      /* the newest block */
+    size_t                           pad;
+    unsigned char                    data[NGX_SMILE_ARENA_SIZE];
+};
+
+
+static int ngx_http_smile_webhook_is(const unsigned char *p, size_t len,
+    size_t max, unsigned char class);
+static ngx_http_smile_webhook_arena_t *ngx_http_smile_webhook_arena_get(void);
+static void ngx_http_smile_webhook_arena_put(
+    ngx_http_smile_webhook_arena_t *a);
+static size_t ngx_http_smile_webhook_arena_len(size_t size);
+static void *ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size);
+static void *ngx_http_smile_webhook_arena_realloc(void *ctx, void *p,
+    size_t size);
+static void ngx_http_smile_webhook_arena_free(void *ctx, void *p);
 static const unsigned char *ngx_http_smile_webhook_skip(
     ngx_http_smile_webhook_event_t *ev, const unsigned char *p,
     const unsigned char *last);
@@ -84,6 +123,10 @@ static const yajl_callbacks  ngx_http_smile_webhook_callbacks = {
 };
 
 
+static ngx_http_smile_webhook_arena_t  *ngx_http_smile_webhook_arenas;
+static unsigned                         ngx_http_smile_webhook_narenas;
+
+
 static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top[] = {
     { "id", 2, NGX_SMILE_F_ID },
     { "type", 4, NGX_SMILE_F_TYPE },
@@ -123,82 +166,82 @@ static const unsigned char  ngx_http_smile_webhook_plain[256] = {
 };
 
 
+/*
+ * The bytes of the safe patterns: 1 type [A-Z0-9_], 2 id [A-Za-z0-9._:-],
+ * 4 createdAt [0-9A-Za-z:.+-], 8 version [0-9].
+ */
+
+#define NGX_SMILE_C_TYPE        1
+#define NGX_SMILE_C_ID          2
+#define NGX_SMILE_C_TIME        4
+#define NGX_SMILE_C_VERSION     8
+
+static const unsigned char  ngx_http_smile_webhook_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 10 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 6, 6, 0,   /* 20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 0, 0, 0, 0, 0,   /* 30 */
+    0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,   /* 40 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 3,   /* 50 */
+    0, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,   /* 60 */
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 0,   /* 70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* a0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* b0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* c0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* d0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* e0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0    /* f0 */
+};
+
+
 int
 ngx_http_smile_webhook_is_type(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_TYPE_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == '_'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TYPE_MAX,
+                                     NGX_SMILE_C_TYPE);
 }
 
 
 int
 ngx_http_smile_webhook_is_id(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_ID_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')
-              || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == '.' || p[i] == '_' || p[i] == ':' || p[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_ID_MAX,
+                                     NGX_SMILE_C_ID);
 }
 
 
 int
 ngx_http_smile_webhook_is_time(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_TIME_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')
-              || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == ':' || p[i] == '.' || p[i] == '+' || p[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TIME_MAX,
+                                     NGX_SMILE_C_TIME);
 }
 
 
 int
 ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len)
 {
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_VERSION_MAX,
+                                     NGX_SMILE_C_VERSION);
+}
+
+
+/* 1..max bytes, each in the class */
+
+static int
+ngx_http_smile_webhook_is(const unsigned char *p, size_t len, size_t max,
+    unsigned char class)
+{
     size_t  i;
 
-    if (len == 0 || len > NGX_SMILE_VERSION_MAX) {
+    if (len == 0 || len > max) {
         return 0;
     }
 
     for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
+        if (!(ngx_http_smile_webhook_class[p[i]] & class)) {
             return 0;
         }
     }
@@ -210,14 +253,169 @@ ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len)
 int
 ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev)
 {
+    yajl_alloc_funcs                 afs;
+    ngx_http_smile_webhook_arena_t  *a;
+
     memset(ev, 0, sizeof(ngx_http_smile_webhook_event_t));
 
-    ev->yajl = yajl_alloc(&ngx_http_smile_webhook_callbacks, NULL, ev);
-    if (ev->yajl == NULL) {
+    a = ngx_http_smile_webhook_arena_get();
+    if (a == NULL) {
         return -1;
     }
 
+    afs.malloc = ngx_http_smile_webhook_arena_malloc;
+    afs.realloc = ngx_http_smile_webhook_arena_realloc;
+    afs.free = ngx_http_smile_webhook_arena_free;
+    afs.ctx = a;
+
+    ev->yajl = yajl_alloc(&ngx_http_smile_webhook_callbacks, &afs, ev);
+    if (ev->yajl == NULL) {
+        ngx_http_smile_webhook_arena_put(a);
+        return -1;
+    }
+
+    ev->arena = a;
+
     return 0;
+}
+
+
+static ngx_http_smile_webhook_arena_t *
+ngx_http_smile_webhook_arena_get(void)
+{
+    ngx_http_smile_webhook_arena_t  *a;
+
+    a = ngx_http_smile_webhook_arenas;
+
+    if (a) {
+        ngx_http_smile_webhook_arenas = a->next;
+        ngx_http_smile_webhook_narenas--;
+
+    } else {
+        a = malloc(sizeof(ngx_http_smile_webhook_arena_t));
+        if (a == NULL) {
+            return NULL;
+        }
+    }
+
+    a->next = NULL;
+    a->used = 0;
+    a->last = 0;
+
+    return a;
+}
+
+
+static void
+ngx_http_smile_webhook_arena_put(ngx_http_smile_webhook_arena_t *a)
+{
+    if (ngx_http_smile_webhook_narenas >= NGX_SMILE_ARENA_KEEP) {
+        free(a);
+        return;
+    }
+
+    a->next = ngx_http_smile_webhook_arenas;
+    ngx_http_smile_webhook_arenas = a;
+    ngx_http_smile_webhook_narenas++;
+}
+
+
+/* a block's header and its size rounded up to keep blocks aligned */
+
+static size_t
+ngx_http_smile_webhook_arena_len(size_t size)
+{
+    return NGX_SMILE_ARENA_HDR
+           + ((size + NGX_SMILE_ARENA_HDR - 1)
+              & ~(size_t) (NGX_SMILE_ARENA_HDR - 1));
+}
+
+
+static void *
+ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size)
+{
+    size_t                           n;
+    unsigned char                   *h;
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    n = ngx_http_smile_webhook_arena_len(size);
+
+    if (size == 0 || size > NGX_SMILE_ARENA_SIZE
+        || n > NGX_SMILE_ARENA_SIZE - a->used)
+    {
+        return malloc(size);
+    }
+
+    h = a->data + a->used;
+    memcpy(h, &size, sizeof(size_t));
+
+    a->last = a->used;
+    a->used += n;
+
+    return h + NGX_SMILE_ARENA_HDR;
+}
+
+
+static void *
+ngx_http_smile_webhook_arena_realloc(void *ctx, void *p, size_t size)
+{
+    size_t                           old, n;
+    unsigned char                   *h, *q;
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    if (p == NULL) {
+        return ngx_http_smile_webhook_arena_malloc(ctx, size);
+    }
+
+    if ((uintptr_t) p < (uintptr_t) a->data
+        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+    {
+        return realloc(p, size);
+    }
+
+    h = (unsigned char *) p - NGX_SMILE_ARENA_HDR;
+    memcpy(&old, h, sizeof(size_t));
+
+    if (size <= old) {
+        return p;
+    }
+
+    /* the newest block grows in place when the arena has room */
+
+    n = ngx_http_smile_webhook_arena_len(size);
+
+    if ((size_t) (h - a->data) == a->last
+        && size <= NGX_SMILE_ARENA_SIZE
+        && n <= NGX_SMILE_ARENA_SIZE - a->last)
+    {
+        memcpy(h, &size, sizeof(size_t));
+        a->used = a->last + n;
+        return p;
+    }
+
+    q = ngx_http_smile_webhook_arena_malloc(ctx, size);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    memcpy(q, p, old);
+
+    return q;
+}
+
+
+/* arena blocks go back with the arena, in event_free() */
+
+static void
+ngx_http_smile_webhook_arena_free(void *ctx, void *p)
+{
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    if ((uintptr_t) p < (uintptr_t) a->data
+        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+    {
+        free(p);
+    }
 }
 
 
@@ -321,6 +519,16 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
             case ' ': case '\t': case '\r': case '\n': case ',': case ':':
                 ev->run = 0;
+
+                /* the rest of a run of white space, as in indented JSON */
+
+                while (p + 1 < last
+                       && (p[1] == ' ' || p[1] == '\n' || p[1] == '\r'
+                           || p[1] == '\t'))
+                {
+                    p++;
+                }
+
                 break;
 
             case '\f': case '\v':
@@ -679,6 +887,11 @@ ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev)
     if (ev->yajl) {
         yajl_free(ev->yajl);
         ev->yajl = NULL;
+    }
+
+    if (ev->arena) {
+        ngx_http_smile_webhook_arena_put(ev->arena);
+        ev->arena = NULL;
     }
 }
 

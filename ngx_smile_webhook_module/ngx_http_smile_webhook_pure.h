@@ -103,6 +103,7 @@ typedef struct {
  */
 typedef struct {
     yajl_handle             yajl;
+    void                   *arena;      /* yajl's memory, see event.c */
     const char             *error;
     unsigned                depth;
     unsigned                field;      /* the field the next value fills */
@@ -111,12 +112,13 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
-    unsigned                closed:1;   /* the top-level value ended */
-    unsigned                in_string:1;
-    unsigned                eliding:1;
-    unsigned                escape:1;
-    unsigned                hex:3;      /* \uXXXX digits still to come */
-    unsigned                utf8:2;     /* UTF-8 continuation bytes to come */
+    /* the byte scanner's state: whole bytes, read and written per byte */
+    unsigned char           closed;     /* the top-level value ended */
+    unsigned char           in_string;
+    unsigned char           eliding;
+    unsigned char           escape;
+    unsigned char           hex;        /* \uXXXX digits still to come */
+    unsigned char           utf8;       /* UTF-8 continuation bytes to come */
     unsigned char           lo;         /* the range of the next one */
     unsigned char           hi;
     size_t                  run;        /* string or token bytes so far */

@@ -93,7 +93,8 @@ show(const void *data, size_t len)
     q = b;
     *q++ = '"';
 
-    for (i = 0; i < len && q < b + sizeof(bufs[0]) - 16; i++) {
+    /* room for one escape, the "...(N bytes)" note and the quote */
+    for (i = 0; i < len && q < b + sizeof(bufs[0]) - 48; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
             *q++ = p[i];
 
