@@ -76,8 +76,8 @@ static void *ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size);
 static void *ngx_http_smile_webhook_arena_realloc(void *ctx, void *p,
     size_t size);
 static void ngx_http_smile_webhook_arena_free(void *ctx, void *p);
-static const unsigned char *ngx_http_smile_webhook_skip(
-    ngx_http_smile_webhook_event_t *ev, const unsigned char *p,
+static inline const unsigned char *ngx_http_smile_webhook_skip(
+    ngx_http_smile_webhook_scan_t *s, const unsigned char *p,
     const unsigned char *last);
 #if (NGX_SMILE_SSE2)
 static inline __m128i ngx_http_smile_webhook_special(__m128i v, __m128i ctl,
@@ -85,9 +85,11 @@ static inline __m128i ngx_http_smile_webhook_special(__m128i v, __m128i ctl,
 #endif
 static int ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len);
-static int ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+static inline int ngx_http_smile_webhook_elide(
+    ngx_http_smile_webhook_scan_t *s,
     unsigned char c);
-static int ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+static inline int ngx_http_smile_webhook_utf8(
+    ngx_http_smile_webhook_scan_t *s,
     unsigned char c);
 static int ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
     const char *reason);
@@ -163,6 +165,32 @@ static const unsigned char  ngx_http_smile_webhook_plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* d0 */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* e0 */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0   /* f0 */
+};
+
+
+/*
+ * Bytes outside strings that continue a number or a literal as far as the
+ * scanner is concerned: all but white space (\f and \v included), '"',
+ * ',', ':' and brackets.  yajl judges them.
+ */
+
+static const unsigned char  ngx_http_smile_webhook_token[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1,   /* 00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1,   /* 30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1,   /* 50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1,   /* 70 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 80 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 90 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* a0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* b0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* c0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* d0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* e0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1    /* f0 */
 };
 
 
@@ -419,24 +447,33 @@ ngx_http_smile_webhook_arena_free(void *ctx, void *p)
 }
 
 
+/*
+ * The scanner's state lives in a local copy while a buffer is scanned, so
+ * that the compiler keeps it in registers, and is stored back on the way
+ * out; the yajl callbacks do not use it.
+ */
+
 void
 ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len)
 {
-    unsigned char         c;
-    const unsigned char  *start, *last;
+    unsigned char                   c;
+    const unsigned char            *start, *last;
+    ngx_http_smile_webhook_scan_t   s;
 
     if (ev->error || len == 0) {
         return;
     }
+
+    s = ev->scan;
 
     start = p;
     last = p + len;
 
     for ( /* void */ ; p < last; p++) {
 
-        if (ev->in_string && !ev->escape && !ev->hex && !ev->utf8) {
-            p = ngx_http_smile_webhook_skip(ev, p, last);
+        if (s.in_string && !s.escape && !s.hex && !s.utf8) {
+            p = ngx_http_smile_webhook_skip(&s, p, last);
 
             if (p == last) {
                 break;
@@ -445,11 +482,11 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         c = *p;
 
-        if (ev->eliding) {
+        if (s.eliding) {
 
         elide:
 
-            switch (ngx_http_smile_webhook_elide(ev, c)) {
+            switch (ngx_http_smile_webhook_elide(&s, c)) {
 
             case 0:
                 continue;
@@ -457,14 +494,14 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             case 1:
                 /* the closing quote of an elided string */
 
-                ev->eliding = 0;
-                ev->in_string = 0;
-                ev->run = 0;
+                s.eliding = 0;
+                s.in_string = 0;
+                s.run = 0;
 
                 if (!ngx_http_smile_webhook_parse(ev,
                                             (const unsigned char *) "~\"", 2))
                 {
-                    return;
+                    goto done;
                 }
 
                 start = p + 1;
@@ -472,17 +509,17 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
             case -2:
                 ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
-                return;
+                goto done;
 
             default:
                 ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
-                return;
+                goto done;
             }
         }
 
-        if (!ev->in_string) {
+        if (!s.in_string) {
 
-            if (ev->closed
+            if (s.closed
                 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
             {
                 /*
@@ -494,31 +531,31 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                     ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
                 }
 
-                return;
+                goto done;
             }
 
             switch (c) {
 
             case '"':
-                ev->in_string = 1;
-                ev->run = 0;
+                s.in_string = 1;
+                s.run = 0;
                 break;
 
             case '{': case '[':
-                ev->nesting++;
-                ev->run = 0;
+                s.nesting++;
+                s.run = 0;
                 break;
 
             case '}': case ']':
-                if (ev->nesting && --ev->nesting == 0) {
-                    ev->closed = 1;
+                if (s.nesting && --s.nesting == 0) {
+                    s.closed = 1;
                 }
 
-                ev->run = 0;
+                s.run = 0;
                 break;
 
             case ' ': case '\t': case '\r': case '\n': case ',': case ':':
-                ev->run = 0;
+                s.run = 0;
 
                 /* the rest of a run of white space, as in indented JSON */
 
@@ -538,16 +575,32 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                     ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
                 }
 
-                return;
+                goto done;
 
             default:
-                if (++ev->run > NGX_SMILE_TOKEN_MAX) {
-                    /* what came before is parsed, whatever the split */
-                    if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                        ngx_http_smile_webhook_fail(ev, "JSON token too long");
+
+                /* a number or a literal, up to the next byte of another kind */
+
+                for ( ;; ) {
+                    if (++s.run > NGX_SMILE_TOKEN_MAX) {
+                        /* what came before is parsed, whatever the split */
+                        if (ngx_http_smile_webhook_parse(ev, start,
+                                                         p - start))
+                        {
+                            ngx_http_smile_webhook_fail(ev,
+                                                        "JSON token too long");
+                        }
+
+                        goto done;
                     }
 
-                    return;
+                    if (p + 1 == last
+                        || !ngx_http_smile_webhook_token[p[1]])
+                    {
+                        break;
+                    }
+
+                    p++;
                 }
             }
 
@@ -556,50 +609,54 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         /* inside a string that yajl is fed */
 
-        if (ev->hex) {
-            ev->hex--;
+        if (s.hex) {
+            s.hex--;
 
-        } else if (ev->escape) {
-            ev->escape = 0;
+        } else if (s.escape) {
+            s.escape = 0;
 
             if (c == 'u') {
-                ev->hex = 4;
+                s.hex = 4;
             }
 
-        } else if (c == '"' && ev->utf8 == 0) {
-            ev->in_string = 0;
-            ev->run = 0;
+        } else if (c == '"' && s.utf8 == 0) {
+            s.in_string = 0;
+            s.run = 0;
             continue;
 
-        } else if (ev->run >= NGX_SMILE_STRING_FED && ev->utf8 == 0) {
+        } else if (s.run >= NGX_SMILE_STRING_FED && s.utf8 == 0) {
 
             /* a character boundary outside any escape: elide from here */
 
             if (!ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                return;
+                goto done;
             }
 
-            ev->eliding = 1;
+            s.eliding = 1;
             goto elide;
 
-        } else if (c == '\\' && ev->utf8 == 0) {
-            ev->escape = 1;
+        } else if (c == '\\' && s.utf8 == 0) {
+            s.escape = 1;
 
-        } else if (ngx_http_smile_webhook_utf8(ev, c) != 0) {
+        } else if (ngx_http_smile_webhook_utf8(&s, c) != 0) {
             /* what came before is parsed, whatever the split */
             if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
                 ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
             }
 
-            return;
+            goto done;
         }
 
-        ev->run++;
+        s.run++;
     }
 
-    if (!ev->eliding) {
+    if (!s.eliding) {
         (void) ngx_http_smile_webhook_parse(ev, start, last - start);
     }
+
+done:
+
+    ev->scan = s;
 }
 
 
@@ -610,25 +667,26 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
  * NGX_SMILE_STRING_FED bytes, where the byte-by-byte code elides the rest.
  */
 
-static const unsigned char *
-ngx_http_smile_webhook_skip(ngx_http_smile_webhook_event_t *ev,
+static inline const unsigned char *
+ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
     const unsigned char *p, const unsigned char *last)
 {
     const unsigned char  *q, *lim;
 #if (NGX_SMILE_SSE2)
     int                   mask;
+    size_t                n;
     __m128i               v0, v1, v2, v3, ctl, quote, bslash;
 #endif
 
     lim = last;
 
-    if (!ev->eliding) {
-        if (ev->run >= NGX_SMILE_STRING_FED) {
+    if (!s->eliding) {
+        if (s->run >= NGX_SMILE_STRING_FED) {
             return p;
         }
 
-        if ((size_t) (last - p) > NGX_SMILE_STRING_FED - ev->run) {
-            lim = p + (NGX_SMILE_STRING_FED - ev->run);
+        if ((size_t) (last - p) > NGX_SMILE_STRING_FED - s->run) {
+            lim = p + (NGX_SMILE_STRING_FED - s->run);
         }
     }
 
@@ -639,11 +697,13 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_event_t *ev,
     /*
      * A signed compare with 0x20 catches both the control bytes and the
      * bytes from 0x80 up.  64 bytes a round while nothing is found, then
-     * 16 bytes at a time to the first byte that needs attention; the loads
-     * never pass "lim".
+     * 16 bytes at a time to the first byte that needs attention.  Loads stay
+     * inside the buffer but may pass "lim" (the fed limit); what they see
+     * there is not used.  So a short string is passed over in one load,
+     * whenever 16 bytes of the buffer are left.
      */
 
-    if (lim - q >= 16 && ngx_http_smile_webhook_plain[*q]) {
+    if (last - q >= 16 && ngx_http_smile_webhook_plain[*q]) {
         ctl = _mm_set1_epi8(0x20);
         quote = _mm_set1_epi8('"');
         bslash = _mm_set1_epi8('\\');
@@ -668,14 +728,20 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_event_t *ev,
             q += 64;
         }
 
-        while (lim - q >= 16) {
+        while (last - q >= 16) {
             v0 = _mm_loadu_si128((const __m128i *) q);
             mask = _mm_movemask_epi8(
                        ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
 
             if (mask) {
-                q += __builtin_ctz(mask);
-                break;
+                n = __builtin_ctz(mask);
+                q = (n < (size_t) (lim - q)) ? q + n : lim;
+                goto found;
+            }
+
+            if (lim - q <= 16) {
+                q = lim;
+                goto found;
             }
 
             q += 16;
@@ -688,8 +754,12 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_event_t *ev,
         /* void */
     }
 
-    if (!ev->eliding) {
-        ev->run += q - p;
+#if (NGX_SMILE_SSE2)
+found:
+#endif
+
+    if (!s->eliding) {
+        s->run += q - p;
     }
 
     return q;
@@ -734,27 +804,27 @@ ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
  * when it is not valid UTF-8.
  */
 
-static int
-ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+static inline int
+ngx_http_smile_webhook_elide(ngx_http_smile_webhook_scan_t *s,
     unsigned char c)
 {
-    if (ev->utf8) {
-        return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
+    if (s->utf8) {
+        return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
     }
 
-    if (ev->hex) {
+    if (s->hex) {
         if (!((c >= '0' && c <= '9')
               || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))
         {
             return -1;
         }
 
-        ev->hex--;
+        s->hex--;
         return 0;
     }
 
-    if (ev->escape) {
-        ev->escape = 0;
+    if (s->escape) {
+        s->escape = 0;
 
         switch (c) {
         case '"': case '\\': case '/':
@@ -762,7 +832,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
             return 0;
 
         case 'u':
-            ev->hex = 4;
+            s->hex = 4;
             return 0;
 
         default:
@@ -775,7 +845,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
     }
 
     if (c == '\\') {
-        ev->escape = 1;
+        s->escape = 1;
         return 0;
     }
 
@@ -783,7 +853,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
         return -1;
     }
 
-    return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
+    return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
 }
 
 
@@ -792,18 +862,18 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
  * surrogates, nothing above U+10FFFF.  yajl checks only the bit patterns.
  */
 
-static int
-ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+static inline int
+ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_scan_t *s,
     unsigned char c)
 {
-    if (ev->utf8) {
-        if (c < ev->lo || c > ev->hi) {
+    if (s->utf8) {
+        if (c < s->lo || c > s->hi) {
             return -1;
         }
 
-        ev->lo = 0x80;
-        ev->hi = 0xbf;
-        ev->utf8--;
+        s->lo = 0x80;
+        s->hi = 0xbf;
+        s->utf8--;
 
         return 0;
     }
@@ -812,33 +882,33 @@ ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
         return 0;
     }
 
-    ev->lo = 0x80;
-    ev->hi = 0xbf;
+    s->lo = 0x80;
+    s->hi = 0xbf;
 
     if (c >= 0xc2 && c <= 0xdf) {
-        ev->utf8 = 1;
+        s->utf8 = 1;
 
     } else if (c == 0xe0) {
-        ev->utf8 = 2;
-        ev->lo = 0xa0;
+        s->utf8 = 2;
+        s->lo = 0xa0;
 
     } else if (c == 0xed) {
-        ev->utf8 = 2;
-        ev->hi = 0x9f;
+        s->utf8 = 2;
+        s->hi = 0x9f;
 
     } else if (c >= 0xe1 && c <= 0xef) {
-        ev->utf8 = 2;
+        s->utf8 = 2;
 
     } else if (c == 0xf0) {
-        ev->utf8 = 3;
-        ev->lo = 0x90;
+        s->utf8 = 3;
+        s->lo = 0x90;
 
     } else if (c >= 0xf1 && c <= 0xf3) {
-        ev->utf8 = 3;
+        s->utf8 = 3;
 
     } else if (c == 0xf4) {
-        ev->utf8 = 3;
-        ev->hi = 0x8f;
+        s->utf8 = 3;
+        s->hi = 0x8f;
 
     } else {
         return -1;

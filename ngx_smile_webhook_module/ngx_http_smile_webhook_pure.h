@@ -87,6 +87,21 @@ typedef struct {
 } ngx_http_smile_webhook_field_t;
 
 
+/* the byte scanner's state between two feeds */
+typedef struct {
+    size_t                  run;        /* string or token bytes so far */
+    size_t                  nesting;    /* open objects and arrays */
+    unsigned char           closed;     /* the top-level value ended */
+    unsigned char           in_string;
+    unsigned char           eliding;
+    unsigned char           escape;
+    unsigned char           hex;        /* \uXXXX digits still to come */
+    unsigned char           utf8;       /* UTF-8 continuation bytes to come */
+    unsigned char           lo;         /* the range of the next one */
+    unsigned char           hi;
+} ngx_http_smile_webhook_scan_t;
+
+
 /*
  * The streaming event parser.  Feed it the raw body in any split; it keeps
  * the top-level "id", "type", "createdAt" and "version" and the
@@ -112,17 +127,7 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
-    /* the byte scanner's state: whole bytes, read and written per byte */
-    unsigned char           closed;     /* the top-level value ended */
-    unsigned char           in_string;
-    unsigned char           eliding;
-    unsigned char           escape;
-    unsigned char           hex;        /* \uXXXX digits still to come */
-    unsigned char           utf8;       /* UTF-8 continuation bytes to come */
-    unsigned char           lo;         /* the range of the next one */
-    unsigned char           hi;
-    size_t                  run;        /* string or token bytes so far */
-    size_t                  nesting;    /* open objects and arrays */
+    ngx_http_smile_webhook_scan_t   scan;
 
     ngx_http_smile_webhook_field_t  id;
     ngx_http_smile_webhook_field_t  type;
