@@ -4,9 +4,11 @@
  *
  *   parse_bench [-r REPEATS] [-b BATCH_MS] [-o OP] SECRET FILE...
  *
- * Links ngx_http_smile_webhook_sig.c and _event.c directly and prints, for
- * each FILE and each way of splitting it into buffers (the whole body in
- * one buffer, 16 KB and 8 KB pieces), the nanoseconds per request of
+ * Linked with ngx_http_smile_webhook_sig.c and _event.c through
+ * parse_ops.c (and, built by "bench/micro/run BASE", with a base commit's
+ * copies under renamed symbols), it prints, for each FILE and each way of
+ * splitting it into buffers (the whole body in one buffer, 16 KB and 8 KB
+ * pieces), the nanoseconds per request of
  *
  *   floor   a pre-keyed EVP_MAC HMAC-SHA512 context reset per message
  *           (the floor bench/run divides by)
@@ -16,12 +18,13 @@
  *           event_finish, event_free
  *   both    the two together, per buffer as the module's body filter does
  *
- * -o OP times only that op and the floor (for perf record).
+ * for each build linked in.  -o OP times only that op and the floor (for
+ * perf record).
  *
  * Each figure is the median of REPEATS batches of about BATCH_MS
- * milliseconds; the batches of all figures are interleaved round by round,
- * so that a noisy neighbour hits every figure alike.  Ratios to the floor
- * are of figures from the same process.
+ * milliseconds; the batches of all figures (and builds) are interleaved
+ * round by round, so that a noisy neighbour hits every figure alike.
+ * Ratios to the floor are of figures from the same process.
  */
 
 
@@ -35,34 +38,34 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "parse_bench.h"
 
 
 #define MAX_FILES    8
 #define MAX_REPEATS  64
+#define MAX_BUILDS   2
 
 
 typedef struct {
-    const char          *name;
-    unsigned char       *data;
-    size_t               len;
-} body_t;
-
-
-typedef struct {
+    const char          *build;
     const char          *what;
-    int                (*op)(const body_t *b, size_t piece);
-    const body_t        *body;
+    bench_op_pt          op;
+    const bench_body_t  *body;
     size_t               piece;      /* 0: the whole body in one buffer */
     unsigned long        iters;      /* per batch */
     double               ns[MAX_REPEATS];
 } case_t;
 
 
-static EVP_MAC_CTX                        *mac_ctx;
-static ngx_http_smile_webhook_hmac_key_t   key;
-static volatile unsigned                   sink;
-static case_t                              cases[MAX_FILES * 3 * 4];
+extern const bench_ops_t  cur_ops;
+#ifdef WITH_BASE
+extern const bench_ops_t  base_ops;
+#endif
+
+
+static EVP_MAC_CTX   *mac_ctx;
+static unsigned       sink;
+static case_t         cases[MAX_FILES * 3 * (1 + 3 * MAX_BUILDS)];
 
 
 static double
@@ -85,7 +88,7 @@ die(const char *what)
 
 
 static int
-op_floor(const body_t *b, size_t piece)
+op_floor(const bench_body_t *b, size_t piece, unsigned *out_sink)
 {
     size_t         n, off;
     unsigned char  out[EVP_MAX_MD_SIZE];
@@ -106,109 +109,9 @@ op_floor(const body_t *b, size_t piece)
         return -1;
     }
 
-    sink += out[0];
+    *out_sink += out[0];
 
     return 0;
-}
-
-
-static int
-op_hmac(const body_t *b, size_t piece)
-{
-    size_t                          n, off;
-    unsigned char                   out[NGX_SMILE_SIG_LEN];
-    ngx_http_smile_webhook_hmac_t   h;
-
-    memset(&h, 0, sizeof(h));
-
-    if (ngx_http_smile_webhook_hmac_start(&h, &key) != 0) {
-        return -1;
-    }
-
-    for (off = 0; off < b->len; off += n) {
-        n = (piece && b->len - off > piece) ? piece : b->len - off;
-
-        if (ngx_http_smile_webhook_hmac_update(&h, b->data + off, n) != 0) {
-            return -1;
-        }
-    }
-
-    if (ngx_http_smile_webhook_hmac_final(&h, &key, out) != 0) {
-        return -1;
-    }
-
-    ngx_http_smile_webhook_hmac_free(&h);
-
-    sink += out[0];
-
-    return 0;
-}
-
-
-static int
-op_parse(const body_t *b, size_t piece)
-{
-    int                              rc;
-    size_t                           n, off;
-    ngx_http_smile_webhook_event_t   ev;
-
-    if (ngx_http_smile_webhook_event_init(&ev) != 0) {
-        return -1;
-    }
-
-    for (off = 0; off < b->len; off += n) {
-        n = (piece && b->len - off > piece) ? piece : b->len - off;
-        ngx_http_smile_webhook_event_feed(&ev, b->data + off, n);
-    }
-
-    rc = ngx_http_smile_webhook_event_finish(&ev);
-    ngx_http_smile_webhook_event_free(&ev);
-
-    sink += ev.id.len;
-
-    return rc;
-}
-
-
-static int
-op_both(const body_t *b, size_t piece)
-{
-    int                              rc;
-    size_t                           n, off;
-    unsigned char                    out[NGX_SMILE_SIG_LEN];
-    ngx_http_smile_webhook_hmac_t    h;
-    ngx_http_smile_webhook_event_t   ev;
-
-    memset(&h, 0, sizeof(h));
-
-    if (ngx_http_smile_webhook_hmac_start(&h, &key) != 0
-        || ngx_http_smile_webhook_event_init(&ev) != 0)
-    {
-        return -1;
-    }
-
-    for (off = 0; off < b->len; off += n) {
-        n = (piece && b->len - off > piece) ? piece : b->len - off;
-
-        if (ngx_http_smile_webhook_hmac_update(&h, b->data + off, n) != 0) {
-            return -1;
-        }
-
-        ngx_http_smile_webhook_event_feed(&ev, b->data + off, n);
-    }
-
-    if (ngx_http_smile_webhook_hmac_final(&h, &key, out) != 0) {
-        return -1;
-    }
-
-    rc = ngx_http_smile_webhook_event_finish(&ev);
-
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_event_free(&ev);
-
-    sink += out[0] + ev.id.len;
-
-    return rc;
 }
 
 
@@ -242,9 +145,9 @@ batch(case_t *c)
     t0 = now_ns();
 
     for (i = 0; i < c->iters; i++) {
-        if (c->op(c->body, c->piece) != 0) {
-            fprintf(stderr, "parse_bench: %s on %s failed\n", c->what,
-                    c->body->name);
+        if (c->op(c->body, c->piece, &sink) != 0) {
+            fprintf(stderr, "parse_bench: %s %s on %s failed\n", c->build,
+                    c->what, c->body->name);
             exit(1);
         }
     }
@@ -254,7 +157,7 @@ batch(case_t *c)
 
 
 static void
-load(body_t *b, const char *path)
+load(bench_body_t *b, const char *path)
 {
     long   n;
     FILE  *f;
@@ -278,29 +181,40 @@ load(body_t *b, const char *path)
 }
 
 
+static void
+add(int *n, const char *build, const char *what, bench_op_pt op,
+    const bench_body_t *body, size_t piece, const char *only)
+{
+    case_t  *c;
+
+    if (op != op_floor && only && strcmp(only, what) != 0) {
+        return;
+    }
+
+    c = &cases[(*n)++];
+    c->build = build;
+    c->what = what;
+    c->op = op;
+    c->body = body;
+    c->piece = piece;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int            i, j, k, r, opt, ncases, repeats, batch_ms;
-    double         ns, fl;
-    size_t         slen;
-    body_t         bodies[MAX_FILES];
-    case_t        *c;
-    EVP_MAC       *mac;
-    OSSL_PARAM     params[2];
-    const char    *secret, *only;
-    unsigned long  it;
+    int                 i, j, k, r, opt, ncases, nbuilds, repeats, batch_ms;
+    double              ns, fl;
+    size_t              slen;
+    EVP_MAC            *mac;
+    case_t             *c;
+    OSSL_PARAM          params[2];
+    const char         *secret, *only;
+    bench_body_t        bodies[MAX_FILES];
+    unsigned long       it;
+    const bench_ops_t  *builds[MAX_BUILDS];
 
     static const size_t  pieces[] = { 0, 16384, 8192 };
-    static const struct {
-        const char  *what;
-        int        (*op)(const body_t *b, size_t piece);
-    } ops[] = {
-        { "floor", op_floor },
-        { "hmac", op_hmac },
-        { "parse", op_parse },
-        { "both", op_both }
-    };
 
     repeats = 9;
     batch_ms = 20;
@@ -334,6 +248,12 @@ main(int argc, char **argv)
     secret = argv[optind];
     slen = strlen(secret);
 
+    nbuilds = 0;
+#ifdef WITH_BASE
+    builds[nbuilds++] = &base_ops;
+#endif
+    builds[nbuilds++] = &cur_ops;
+
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     mac_ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
     if (mac_ctx == NULL) {
@@ -350,11 +270,10 @@ main(int argc, char **argv)
         die("EVP_MAC_init");
     }
 
-    if (ngx_http_smile_webhook_hmac_key_init(&key,
-                                    (const unsigned char *) secret, slen)
-        != 0)
-    {
-        die("hmac_key_init");
+    for (i = 0; i < nbuilds; i++) {
+        if (builds[i]->init(secret, slen) != 0) {
+            die("hmac_key_init");
+        }
     }
 
     k = argc - optind - 1;
@@ -371,18 +290,17 @@ main(int argc, char **argv)
                 continue;
             }
 
-            for (r = 0; r < 4; r++) {
-                if ((r == 0 && j != 0)
-                    || (r != 0 && only && strcmp(only, ops[r].what) != 0))
-                {
-                    continue;
-                }
+            if (j == 0) {
+                add(&ncases, "-", "floor", op_floor, &bodies[i], 0, only);
+            }
 
-                c = &cases[ncases++];
-                c->what = ops[r].what;
-                c->op = ops[r].op;
-                c->body = &bodies[i];
-                c->piece = pieces[j];
+            for (r = 0; r < nbuilds; r++) {
+                add(&ncases, builds[r]->name, "hmac", builds[r]->hmac,
+                    &bodies[i], pieces[j], only);
+                add(&ncases, builds[r]->name, "parse", builds[r]->parse,
+                    &bodies[i], pieces[j], only);
+                add(&ncases, builds[r]->name, "both", builds[r]->both,
+                    &bodies[i], pieces[j], only);
             }
         }
     }
@@ -412,8 +330,8 @@ main(int argc, char **argv)
         }
     }
 
-    printf("%-12s %8s %6s %6s %12s\n", "body", "bytes", "buffer", "op",
-           "ns/req");
+    printf("%-16s %8s %6s %6s %5s %12s %8s\n", "body", "bytes", "buffer",
+           "op", "build", "ns/req", "x floor");
 
     fl = 0;
 
@@ -425,13 +343,16 @@ main(int argc, char **argv)
             fl = ns;
         }
 
-        printf("%-12s %8zu %6s %6s %12.0f  %5.2fx floor\n", c->body->name,
+        printf("%-16s %8zu %6s %6s %5s %12.0f %8.3f\n", c->body->name,
                c->body->len,
                c->piece == 0 ? "whole" : c->piece == 16384 ? "16k" : "8k",
-               c->what, ns, ns / fl);
+               c->what, c->build, ns, ns / fl);
     }
 
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    for (i = 0; i < nbuilds; i++) {
+        builds[i]->done();
+    }
+
     EVP_MAC_CTX_free(mac_ctx);
     EVP_MAC_free(mac);
 
