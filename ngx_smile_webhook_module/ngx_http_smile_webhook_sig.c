@@ -26,46 +26,48 @@
 #define NGX_SMILE_MD_KEEP       16
 
 
-static int ngx_http_smile_webhook_hex(unsigned char c);
-
-
 static EVP_MD_CTX  *ngx_http_smile_webhook_mds[NGX_SMILE_MD_KEEP];
 static unsigned     ngx_http_smile_webhook_nmds;
 
 
-static int
-ngx_http_smile_webhook_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
+/* a hex digit's value, 16 for any other byte */
 
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
+static const unsigned char  ngx_http_smile_webhook_hex[256] = {
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 00 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 10 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 20 */
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 16, 16, 16, 16, 16, 16,   /* 30 */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 40 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 50 */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 60 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 70 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 80 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 90 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* a0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* b0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* c0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* d0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* e0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16    /* f0 */
+};
 
 
 int
 ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
     unsigned char *out)
 {
-    int     hi, lo;
-    size_t  i;
+    size_t         i;
+    unsigned char  hi, lo;
 
     if (len != NGX_SMILE_SIG_HEX_LEN) {
         return -1;
     }
 
     for (i = 0; i < NGX_SMILE_SIG_LEN; i++) {
-        hi = ngx_http_smile_webhook_hex(hex[2 * i]);
-        lo = ngx_http_smile_webhook_hex(hex[2 * i + 1]);
+        hi = ngx_http_smile_webhook_hex[hex[2 * i]];
+        lo = ngx_http_smile_webhook_hex[hex[2 * i + 1]];
 
-        if (hi < 0 || lo < 0) {
+        if ((hi | lo) & 0x10) {
             return -1;
         }
 
