@@ -5,6 +5,10 @@
  * The pure parts of the module: signature header decoding, constant-time
  * comparison, streaming HMAC-SHA512 and the streaming event parser.
  * Nothing here depends on nginx, so unit tests and fuzzers drive it directly.
+ *
+ * The HMAC and the parser keep a few freed digest contexts and parser
+ * arenas per process for the next request, in static lists without locks:
+ * call them from one thread only (an nginx worker, a unit test, a fuzzer).
  */
 
 
