@@ -478,6 +478,13 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             if (p == last) {
                 break;
             }
+
+            if (*p == '"' && !s.eliding) {
+                /* the closing quote of a string that yajl is fed */
+                s.in_string = 0;
+                s.run = 0;
+                continue;
+            }
         }
 
         c = *p;
@@ -696,17 +703,36 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
 
     /*
      * A signed compare with 0x20 catches both the control bytes and the
-     * bytes from 0x80 up.  64 bytes a round while nothing is found, then
-     * 16 bytes at a time to the first byte that needs attention.  Loads stay
-     * inside the buffer but may pass "lim" (the fed limit); what they see
-     * there is not used.  So a short string is passed over in one load,
-     * whenever 16 bytes of the buffer are left.
+     * bytes from 0x80 up.  16 bytes first, then 64 bytes a round while
+     * nothing is found, then 16 bytes at a time to the first byte that
+     * needs attention.  Loads stay inside the buffer but may pass "lim"
+     * (the fed limit); what they see there is not used.  So a short string
+     * is passed over in one load, whenever 16 bytes of the buffer are left.
      */
 
     if (last - q >= 16 && ngx_http_smile_webhook_plain[*q]) {
         ctl = _mm_set1_epi8(0x20);
         quote = _mm_set1_epi8('"');
         bslash = _mm_set1_epi8('\\');
+
+        /* most strings end within their first 16 bytes */
+
+        v0 = _mm_loadu_si128((const __m128i *) q);
+        mask = _mm_movemask_epi8(
+                   ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
+
+        if (mask) {
+            n = __builtin_ctz(mask);
+            q = (n < (size_t) (lim - q)) ? q + n : lim;
+            goto found;
+        }
+
+        if (lim - q <= 16) {
+            q = lim;
+            goto found;
+        }
+
+        q += 16;
 
         while (lim - q >= 64) {
             v0 = _mm_loadu_si128((const __m128i *) q);
