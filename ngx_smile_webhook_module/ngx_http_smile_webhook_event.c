@@ -7,8 +7,15 @@
  */
 
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
+
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_SMILE_SSE2  1
+#endif
 
 #include "ngx_http_smile_webhook_pure.h"
 
@@ -32,14 +39,57 @@ typedef struct {
 } ngx_http_smile_webhook_key_t;
 
 
-static const unsigned char *ngx_http_smile_webhook_skip(
-    ngx_http_smile_webhook_event_t *ev, const unsigned char *p,
+/*
+ * yajl's memory for one parse.  yajl_alloc() and the first yajl_parse()
+ * ask for six small blocks (about 2.4 KB, most of it the lexer's buffer),
+ * and every parse the same; they are cut from one arena instead, bump by
+ * bump, each after a 16-byte header that keeps its size for realloc.  What
+ * does not fit comes from malloc().  Arenas are kept for the next parse on
+ * a short per-process free list (an nginx worker is one thread; so are the
+ * unit tests and the fuzzers).
+ */
+
+#ifndef NGX_SMILE_ARENA_SIZE
+#define NGX_SMILE_ARENA_SIZE    4096    /* smaller in a test of the fallback */
+#endif
+#define NGX_SMILE_ARENA_HDR     16
+#define NGX_SMILE_ARENA_KEEP    16
+
+typedef struct ngx_http_smile_webhook_arena_s  ngx_http_smile_webhook_arena_t;
+
+struct ngx_http_smile_webhook_arena_s {
+    ngx_http_smile_webhook_arena_t  *next;
+    size_t                           used;
+    size_t                           last;      /* the newest block */
+    size_t                           pad;
+    unsigned char                    data[NGX_SMILE_ARENA_SIZE];
+};
+
+
+static int ngx_http_smile_webhook_is(const unsigned char *p, size_t len,
+    size_t max, unsigned char class);
+static ngx_http_smile_webhook_arena_t *ngx_http_smile_webhook_arena_get(void);
+static void ngx_http_smile_webhook_arena_put(
+    ngx_http_smile_webhook_arena_t *a);
+static size_t ngx_http_smile_webhook_arena_len(size_t size);
+static void *ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size);
+static void *ngx_http_smile_webhook_arena_realloc(void *ctx, void *p,
+    size_t size);
+static void ngx_http_smile_webhook_arena_free(void *ctx, void *p);
+static inline const unsigned char *ngx_http_smile_webhook_skip(
+    ngx_http_smile_webhook_scan_t *s, const unsigned char *p,
     const unsigned char *last);
+#if (NGX_SMILE_SSE2)
+static inline __m128i ngx_http_smile_webhook_special(__m128i v, __m128i ctl,
+    __m128i quote, __m128i bslash);
+#endif
 static int ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len);
-static int ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+static inline int ngx_http_smile_webhook_elide(
+    ngx_http_smile_webhook_scan_t *s,
     unsigned char c);
-static int ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+static inline int ngx_http_smile_webhook_utf8(
+    ngx_http_smile_webhook_scan_t *s,
     unsigned char c);
 static int ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
     const char *reason);
@@ -73,6 +123,10 @@ static const yajl_callbacks  ngx_http_smile_webhook_callbacks = {
     ngx_http_smile_webhook_on_start_array,
     ngx_http_smile_webhook_on_end
 };
+
+
+static ngx_http_smile_webhook_arena_t  *ngx_http_smile_webhook_arenas;
+static unsigned                         ngx_http_smile_webhook_narenas;
 
 
 static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top[] = {
@@ -114,82 +168,108 @@ static const unsigned char  ngx_http_smile_webhook_plain[256] = {
 };
 
 
+/*
+ * Bytes outside strings that continue a number or a literal as far as the
+ * scanner is concerned: all but white space (\f and \v included), '"',
+ * ',', ':' and brackets.  yajl judges them.
+ */
+
+static const unsigned char  ngx_http_smile_webhook_token[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1,   /* 00 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1,   /* 30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1,   /* 50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1,   /* 70 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 80 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 90 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* a0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* b0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* c0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* d0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* e0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1    /* f0 */
+};
+
+
+/*
+ * The bytes of the safe patterns: 1 type [A-Z0-9_], 2 id [A-Za-z0-9._:-],
+ * 4 createdAt [0-9A-Za-z:.+-], 8 version [0-9].
+ */
+
+#define NGX_SMILE_C_TYPE        1
+#define NGX_SMILE_C_ID          2
+#define NGX_SMILE_C_TIME        4
+#define NGX_SMILE_C_VERSION     8
+
+static const unsigned char  ngx_http_smile_webhook_class[256] = {
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 00 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 10 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  6,  6,  0,   /* 20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  6,  0,  0,  0,  0,  0,   /* 30 */
+     0,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,   /* 40 */
+     7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  0,  0,  0,  0,  3,   /* 50 */
+     0,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 60 */
+     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  0,  0,  0,  0,  0,   /* 70 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 80 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 90 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* a0 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* b0 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* c0 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* d0 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* e0 */
+     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0    /* f0 */
+};
+
+
 int
 ngx_http_smile_webhook_is_type(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_TYPE_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == '_'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TYPE_MAX,
+                                     NGX_SMILE_C_TYPE);
 }
 
 
 int
 ngx_http_smile_webhook_is_id(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_ID_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')
-              || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == '.' || p[i] == '_' || p[i] == ':' || p[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_ID_MAX,
+                                     NGX_SMILE_C_ID);
 }
 
 
 int
 ngx_http_smile_webhook_is_time(const unsigned char *p, size_t len)
 {
-    size_t  i;
-
-    if (len == 0 || len > NGX_SMILE_TIME_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' && p[i] <= 'z')
-              || (p[i] >= '0' && p[i] <= '9')
-              || p[i] == ':' || p[i] == '.' || p[i] == '+' || p[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TIME_MAX,
+                                     NGX_SMILE_C_TIME);
 }
 
 
 int
 ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len)
 {
+    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_VERSION_MAX,
+                                     NGX_SMILE_C_VERSION);
+}
+
+
+/* 1..max bytes, each in the class */
+
+static int
+ngx_http_smile_webhook_is(const unsigned char *p, size_t len, size_t max,
+    unsigned char class)
+{
     size_t  i;
 
-    if (len == 0 || len > NGX_SMILE_VERSION_MAX) {
+    if (len == 0 || len > max) {
         return 0;
     }
 
     for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
+        if (!(ngx_http_smile_webhook_class[p[i]] & class)) {
             return 0;
         }
     }
@@ -201,48 +281,219 @@ ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len)
 int
 ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev)
 {
+    yajl_alloc_funcs                 afs;
+    ngx_http_smile_webhook_arena_t  *a;
+
     memset(ev, 0, sizeof(ngx_http_smile_webhook_event_t));
 
-    ev->yajl = yajl_alloc(&ngx_http_smile_webhook_callbacks, NULL, ev);
-    if (ev->yajl == NULL) {
+    a = ngx_http_smile_webhook_arena_get();
+    if (a == NULL) {
         return -1;
     }
+
+    afs.malloc = ngx_http_smile_webhook_arena_malloc;
+    afs.realloc = ngx_http_smile_webhook_arena_realloc;
+    afs.free = ngx_http_smile_webhook_arena_free;
+    afs.ctx = a;
+
+    ev->yajl = yajl_alloc(&ngx_http_smile_webhook_callbacks, &afs, ev);
+    if (ev->yajl == NULL) {
+        ngx_http_smile_webhook_arena_put(a);
+        return -1;
+    }
+
+    ev->arena = a;
 
     return 0;
 }
 
 
+static ngx_http_smile_webhook_arena_t *
+ngx_http_smile_webhook_arena_get(void)
+{
+    ngx_http_smile_webhook_arena_t  *a;
+
+    a = ngx_http_smile_webhook_arenas;
+
+    if (a) {
+        ngx_http_smile_webhook_arenas = a->next;
+        ngx_http_smile_webhook_narenas--;
+
+    } else {
+        a = malloc(sizeof(ngx_http_smile_webhook_arena_t));
+        if (a == NULL) {
+            return NULL;
+        }
+    }
+
+    a->next = NULL;
+    a->used = 0;
+    a->last = 0;
+
+    return a;
+}
+
+
+static void
+ngx_http_smile_webhook_arena_put(ngx_http_smile_webhook_arena_t *a)
+{
+    if (ngx_http_smile_webhook_narenas >= NGX_SMILE_ARENA_KEEP) {
+        free(a);
+        return;
+    }
+
+    a->next = ngx_http_smile_webhook_arenas;
+    ngx_http_smile_webhook_arenas = a;
+    ngx_http_smile_webhook_narenas++;
+}
+
+
+/* a block's header and its size rounded up to keep blocks aligned */
+
+static size_t
+ngx_http_smile_webhook_arena_len(size_t size)
+{
+    return NGX_SMILE_ARENA_HDR
+           + ((size + NGX_SMILE_ARENA_HDR - 1)
+              & ~(size_t) (NGX_SMILE_ARENA_HDR - 1));
+}
+
+
+static void *
+ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size)
+{
+    size_t                           n;
+    unsigned char                   *h;
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    n = ngx_http_smile_webhook_arena_len(size);
+
+    if (size == 0 || size > NGX_SMILE_ARENA_SIZE
+        || n > NGX_SMILE_ARENA_SIZE - a->used)
+    {
+        return malloc(size);
+    }
+
+    h = a->data + a->used;
+    memcpy(h, &size, sizeof(size_t));
+
+    a->last = a->used;
+    a->used += n;
+
+    return h + NGX_SMILE_ARENA_HDR;
+}
+
+
+static void *
+ngx_http_smile_webhook_arena_realloc(void *ctx, void *p, size_t size)
+{
+    size_t                           old, n;
+    unsigned char                   *h, *q;
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    if (p == NULL) {
+        return ngx_http_smile_webhook_arena_malloc(ctx, size);
+    }
+
+    if ((uintptr_t) p < (uintptr_t) a->data
+        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+    {
+        return realloc(p, size);
+    }
+
+    h = (unsigned char *) p - NGX_SMILE_ARENA_HDR;
+    memcpy(&old, h, sizeof(size_t));
+
+    if (size <= old) {
+        return p;
+    }
+
+    /* the newest block grows in place when the arena has room */
+
+    n = ngx_http_smile_webhook_arena_len(size);
+
+    if ((size_t) (h - a->data) == a->last
+        && size <= NGX_SMILE_ARENA_SIZE
+        && n <= NGX_SMILE_ARENA_SIZE - a->last)
+    {
+        memcpy(h, &size, sizeof(size_t));
+        a->used = a->last + n;
+        return p;
+    }
+
+    q = ngx_http_smile_webhook_arena_malloc(ctx, size);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    memcpy(q, p, old);
+
+    return q;
+}
+
+
+/* arena blocks go back with the arena, in event_free() */
+
+static void
+ngx_http_smile_webhook_arena_free(void *ctx, void *p)
+{
+    ngx_http_smile_webhook_arena_t  *a = ctx;
+
+    if ((uintptr_t) p < (uintptr_t) a->data
+        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+    {
+        free(p);
+    }
+}
+
+
+/*
+ * The scanner's state lives in a local copy while a buffer is scanned, so
+ * that the compiler keeps it in registers, and is stored back on the way
+ * out; the yajl callbacks do not use it.
+ */
+
 void
 ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
     const unsigned char *p, size_t len)
 {
-    unsigned char         c;
-    const unsigned char  *start, *last;
+    unsigned char                   c;
+    const unsigned char            *start, *last;
+    ngx_http_smile_webhook_scan_t   s;
 
     if (ev->error || len == 0) {
         return;
     }
+
+    s = ev->scan;
 
     start = p;
     last = p + len;
 
     for ( /* void */ ; p < last; p++) {
 
-        if (ev->in_string && !ev->escape && !ev->hex && !ev->utf8) {
-            p = ngx_http_smile_webhook_skip(ev, p, last);
+        if (s.in_string && !s.escape && !s.hex && !s.utf8) {
+            p = ngx_http_smile_webhook_skip(&s, p, last);
 
             if (p == last) {
                 break;
+            }
+
+            if (*p == '"' && !s.eliding) {
+                /* the closing quote of a string that yajl is fed */
+                s.in_string = 0;
+                s.run = 0;
+                continue;
             }
         }
 
         c = *p;
 
-        if (ev->eliding) {
+        if (s.eliding) {
 
         elide:
 
-            switch (ngx_http_smile_webhook_elide(ev, c)) {
+            switch (ngx_http_smile_webhook_elide(&s, c)) {
 
             case 0:
                 continue;
@@ -250,14 +501,14 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             case 1:
                 /* the closing quote of an elided string */
 
-                ev->eliding = 0;
-                ev->in_string = 0;
-                ev->run = 0;
+                s.eliding = 0;
+                s.in_string = 0;
+                s.run = 0;
 
                 if (!ngx_http_smile_webhook_parse(ev,
                                             (const unsigned char *) "~\"", 2))
                 {
-                    return;
+                    goto done;
                 }
 
                 start = p + 1;
@@ -265,17 +516,17 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
             case -2:
                 ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
-                return;
+                goto done;
 
             default:
                 ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
-                return;
+                goto done;
             }
         }
 
-        if (!ev->in_string) {
+        if (!s.in_string) {
 
-            if (ev->closed
+            if (s.closed
                 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
             {
                 /*
@@ -287,31 +538,41 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                     ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
                 }
 
-                return;
+                goto done;
             }
 
             switch (c) {
 
             case '"':
-                ev->in_string = 1;
-                ev->run = 0;
+                s.in_string = 1;
+                s.run = 0;
                 break;
 
             case '{': case '[':
-                ev->nesting++;
-                ev->run = 0;
+                s.nesting++;
+                s.run = 0;
                 break;
 
             case '}': case ']':
-                if (ev->nesting && --ev->nesting == 0) {
-                    ev->closed = 1;
+                if (s.nesting && --s.nesting == 0) {
+                    s.closed = 1;
                 }
 
-                ev->run = 0;
+                s.run = 0;
                 break;
 
             case ' ': case '\t': case '\r': case '\n': case ',': case ':':
-                ev->run = 0;
+                s.run = 0;
+
+                /* the rest of a run of white space, as in indented JSON */
+
+                while (p + 1 < last
+                       && (p[1] == ' ' || p[1] == '\n' || p[1] == '\r'
+                           || p[1] == '\t'))
+                {
+                    p++;
+                }
+
                 break;
 
             case '\f': case '\v':
@@ -321,16 +582,32 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                     ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
                 }
 
-                return;
+                goto done;
 
             default:
-                if (++ev->run > NGX_SMILE_TOKEN_MAX) {
-                    /* what came before is parsed, whatever the split */
-                    if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                        ngx_http_smile_webhook_fail(ev, "JSON token too long");
+
+                /* a number or a literal, up to the next byte of another kind */
+
+                for ( ;; ) {
+                    if (++s.run > NGX_SMILE_TOKEN_MAX) {
+                        /* what came before is parsed, whatever the split */
+                        if (ngx_http_smile_webhook_parse(ev, start,
+                                                         p - start))
+                        {
+                            ngx_http_smile_webhook_fail(ev,
+                                                        "JSON token too long");
+                        }
+
+                        goto done;
                     }
 
-                    return;
+                    if (p + 1 == last
+                        || !ngx_http_smile_webhook_token[p[1]])
+                    {
+                        break;
+                    }
+
+                    p++;
                 }
             }
 
@@ -339,88 +616,196 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         /* inside a string that yajl is fed */
 
-        if (ev->hex) {
-            ev->hex--;
+        if (s.hex) {
+            s.hex--;
 
-        } else if (ev->escape) {
-            ev->escape = 0;
+        } else if (s.escape) {
+            s.escape = 0;
 
             if (c == 'u') {
-                ev->hex = 4;
+                s.hex = 4;
             }
 
-        } else if (c == '"' && ev->utf8 == 0) {
-            ev->in_string = 0;
-            ev->run = 0;
+        } else if (c == '"' && s.utf8 == 0) {
+            s.in_string = 0;
+            s.run = 0;
             continue;
 
-        } else if (ev->run >= NGX_SMILE_STRING_FED && ev->utf8 == 0) {
+        } else if (s.run >= NGX_SMILE_STRING_FED && s.utf8 == 0) {
 
             /* a character boundary outside any escape: elide from here */
 
             if (!ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                return;
+                goto done;
             }
 
-            ev->eliding = 1;
+            s.eliding = 1;
             goto elide;
 
-        } else if (c == '\\' && ev->utf8 == 0) {
-            ev->escape = 1;
+        } else if (c == '\\' && s.utf8 == 0) {
+            s.escape = 1;
 
-        } else if (ngx_http_smile_webhook_utf8(ev, c) != 0) {
+        } else if (ngx_http_smile_webhook_utf8(&s, c) != 0) {
             /* what came before is parsed, whatever the split */
             if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
                 ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
             }
 
-            return;
+            goto done;
         }
 
-        ev->run++;
+        s.run++;
     }
 
-    if (!ev->eliding) {
+    if (!s.eliding) {
         (void) ngx_http_smile_webhook_parse(ev, start, last - start);
     }
+
+done:
+
+    ev->scan = s;
 }
 
 
 /*
  * The common case inside a string: printable ASCII other than '"' and '\\'
- * needs no state change, so a run of it is passed over in a tight loop.
- * A string fed to yajl stops at NGX_SMILE_STRING_FED bytes, where the
- * byte-by-byte code elides the rest.
+ * needs no state change, so a run of it is passed over in a tight loop,
+ * 16 bytes at a time with SSE2.  A string fed to yajl stops at
+ * NGX_SMILE_STRING_FED bytes, where the byte-by-byte code elides the rest.
  */
 
-static const unsigned char *
-ngx_http_smile_webhook_skip(ngx_http_smile_webhook_event_t *ev,
+static inline const unsigned char *
+ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
     const unsigned char *p, const unsigned char *last)
 {
     const unsigned char  *q, *lim;
+#if (NGX_SMILE_SSE2)
+    int                   mask;
+    size_t                n;
+    __m128i               v0, v1, v2, v3, ctl, quote, bslash;
+#endif
 
     lim = last;
 
-    if (!ev->eliding) {
-        if (ev->run >= NGX_SMILE_STRING_FED) {
+    if (!s->eliding) {
+        if (s->run >= NGX_SMILE_STRING_FED) {
             return p;
         }
 
-        if ((size_t) (last - p) > NGX_SMILE_STRING_FED - ev->run) {
-            lim = p + (NGX_SMILE_STRING_FED - ev->run);
+        if ((size_t) (last - p) > NGX_SMILE_STRING_FED - s->run) {
+            lim = p + (NGX_SMILE_STRING_FED - s->run);
         }
     }
 
-    for (q = p; q < lim && ngx_http_smile_webhook_plain[*q]; q++) {
+    q = p;
+
+#if (NGX_SMILE_SSE2)
+
+    /*
+     * A signed compare with 0x20 catches both the control bytes and the
+     * bytes from 0x80 up.  16 bytes first, then 64 bytes a round while
+     * nothing is found, then 16 bytes at a time to the first byte that
+     * needs attention.  Loads stay inside the buffer but may pass "lim"
+     * (the fed limit); what they see there is not used.  So a short string
+     * is passed over in one load, whenever 16 bytes of the buffer are left.
+     */
+
+    if (last - q >= 16 && ngx_http_smile_webhook_plain[*q]) {
+        ctl = _mm_set1_epi8(0x20);
+        quote = _mm_set1_epi8('"');
+        bslash = _mm_set1_epi8('\\');
+
+        /* most strings end within their first 16 bytes */
+
+        v0 = _mm_loadu_si128((const __m128i *) q);
+        mask = _mm_movemask_epi8(
+                   ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
+
+        if (mask) {
+            n = __builtin_ctz(mask);
+            q = (n < (size_t) (lim - q)) ? q + n : lim;
+            goto found;
+        }
+
+        if (lim - q <= 16) {
+            q = lim;
+            goto found;
+        }
+
+        q += 16;
+
+        while (lim - q >= 64) {
+            v0 = _mm_loadu_si128((const __m128i *) q);
+            v1 = _mm_loadu_si128((const __m128i *) (q + 16));
+            v2 = _mm_loadu_si128((const __m128i *) (q + 32));
+            v3 = _mm_loadu_si128((const __m128i *) (q + 48));
+
+            v0 = ngx_http_smile_webhook_special(v0, ctl, quote, bslash);
+            v1 = ngx_http_smile_webhook_special(v1, ctl, quote, bslash);
+            v2 = ngx_http_smile_webhook_special(v2, ctl, quote, bslash);
+            v3 = ngx_http_smile_webhook_special(v3, ctl, quote, bslash);
+
+            v0 = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
+
+            if (_mm_movemask_epi8(v0)) {
+                break;
+            }
+
+            q += 64;
+        }
+
+        while (last - q >= 16) {
+            v0 = _mm_loadu_si128((const __m128i *) q);
+            mask = _mm_movemask_epi8(
+                       ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
+
+            if (mask) {
+                n = __builtin_ctz(mask);
+                q = (n < (size_t) (lim - q)) ? q + n : lim;
+                goto found;
+            }
+
+            if (lim - q <= 16) {
+                q = lim;
+                goto found;
+            }
+
+            q += 16;
+        }
+    }
+
+#endif
+
+    for ( /* void */ ; q < lim && ngx_http_smile_webhook_plain[*q]; q++) {
         /* void */
     }
 
-    if (!ev->eliding) {
-        ev->run += q - p;
+#if (NGX_SMILE_SSE2)
+found:
+#endif
+
+    if (!s->eliding) {
+        s->run += q - p;
     }
 
     return q;
 }
+
+
+#if (NGX_SMILE_SSE2)
+
+/* 0xff in each byte of v that is '"', '\\', below 0x20 or from 0x80 up */
+
+static inline __m128i
+ngx_http_smile_webhook_special(__m128i v, __m128i ctl, __m128i quote,
+    __m128i bslash)
+{
+    return _mm_or_si128(_mm_cmplt_epi8(v, ctl),
+                        _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                     _mm_cmpeq_epi8(v, bslash)));
+}
+
+#endif
 
 
 static int
@@ -445,27 +830,27 @@ ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
  * when it is not valid UTF-8.
  */
 
-static int
-ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
+static inline int
+ngx_http_smile_webhook_elide(ngx_http_smile_webhook_scan_t *s,
     unsigned char c)
 {
-    if (ev->utf8) {
-        return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
+    if (s->utf8) {
+        return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
     }
 
-    if (ev->hex) {
+    if (s->hex) {
         if (!((c >= '0' && c <= '9')
               || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))
         {
             return -1;
         }
 
-        ev->hex--;
+        s->hex--;
         return 0;
     }
 
-    if (ev->escape) {
-        ev->escape = 0;
+    if (s->escape) {
+        s->escape = 0;
 
         switch (c) {
         case '"': case '\\': case '/':
@@ -473,7 +858,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
             return 0;
 
         case 'u':
-            ev->hex = 4;
+            s->hex = 4;
             return 0;
 
         default:
@@ -486,7 +871,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
     }
 
     if (c == '\\') {
-        ev->escape = 1;
+        s->escape = 1;
         return 0;
     }
 
@@ -494,7 +879,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
         return -1;
     }
 
-    return ngx_http_smile_webhook_utf8(ev, c) == 0 ? 0 : -2;
+    return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
 }
 
 
@@ -503,18 +888,18 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_event_t *ev,
  * surrogates, nothing above U+10FFFF.  yajl checks only the bit patterns.
  */
 
-static int
-ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
+static inline int
+ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_scan_t *s,
     unsigned char c)
 {
-    if (ev->utf8) {
-        if (c < ev->lo || c > ev->hi) {
+    if (s->utf8) {
+        if (c < s->lo || c > s->hi) {
             return -1;
         }
 
-        ev->lo = 0x80;
-        ev->hi = 0xbf;
-        ev->utf8--;
+        s->lo = 0x80;
+        s->hi = 0xbf;
+        s->utf8--;
 
         return 0;
     }
@@ -523,33 +908,33 @@ ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_event_t *ev,
         return 0;
     }
 
-    ev->lo = 0x80;
-    ev->hi = 0xbf;
+    s->lo = 0x80;
+    s->hi = 0xbf;
 
     if (c >= 0xc2 && c <= 0xdf) {
-        ev->utf8 = 1;
+        s->utf8 = 1;
 
     } else if (c == 0xe0) {
-        ev->utf8 = 2;
-        ev->lo = 0xa0;
+        s->utf8 = 2;
+        s->lo = 0xa0;
 
     } else if (c == 0xed) {
-        ev->utf8 = 2;
-        ev->hi = 0x9f;
+        s->utf8 = 2;
+        s->hi = 0x9f;
 
     } else if (c >= 0xe1 && c <= 0xef) {
-        ev->utf8 = 2;
+        s->utf8 = 2;
 
     } else if (c == 0xf0) {
-        ev->utf8 = 3;
-        ev->lo = 0x90;
+        s->utf8 = 3;
+        s->lo = 0x90;
 
     } else if (c >= 0xf1 && c <= 0xf3) {
-        ev->utf8 = 3;
+        s->utf8 = 3;
 
     } else if (c == 0xf4) {
-        ev->utf8 = 3;
-        ev->hi = 0x8f;
+        s->utf8 = 3;
+        s->hi = 0x8f;
 
     } else {
         return -1;
@@ -598,6 +983,11 @@ ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev)
     if (ev->yajl) {
         yajl_free(ev->yajl);
         ev->yajl = NULL;
+    }
+
+    if (ev->arena) {
+        ngx_http_smile_webhook_arena_put(ev->arena);
+        ev->arena = NULL;
     }
 }
 

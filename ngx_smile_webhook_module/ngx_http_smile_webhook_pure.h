@@ -5,6 +5,10 @@
  * The pure parts of the module: signature header decoding, constant-time
  * comparison, streaming HMAC-SHA512 and the streaming event parser.
  * Nothing here depends on nginx, so unit tests and fuzzers drive it directly.
+ *
+ * The HMAC and the parser keep a few freed digest contexts and parser
+ * arenas per process for the next request, in static lists without locks:
+ * call them from one thread only (an nginx worker, a unit test, a fuzzer).
  */
 
 
@@ -87,6 +91,21 @@ typedef struct {
 } ngx_http_smile_webhook_field_t;
 
 
+/* the byte scanner's state between two feeds */
+typedef struct {
+    size_t                  run;        /* string or token bytes so far */
+    size_t                  nesting;    /* open objects and arrays */
+    unsigned char           closed;     /* the top-level value ended */
+    unsigned char           in_string;
+    unsigned char           eliding;
+    unsigned char           escape;
+    unsigned char           hex;        /* \uXXXX digits still to come */
+    unsigned char           utf8;       /* UTF-8 continuation bytes to come */
+    unsigned char           lo;         /* the range of the next one */
+    unsigned char           hi;
+} ngx_http_smile_webhook_scan_t;
+
+
 /*
  * The streaming event parser.  Feed it the raw body in any split; it keeps
  * the top-level "id", "type", "createdAt" and "version" and the
@@ -103,6 +122,7 @@ typedef struct {
  */
 typedef struct {
     yajl_handle             yajl;
+    void                   *arena;      /* yajl's memory, see event.c */
     const char             *error;
     unsigned                depth;
     unsigned                field;      /* the field the next value fills */
@@ -111,16 +131,7 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
-    unsigned                closed:1;   /* the top-level value ended */
-    unsigned                in_string:1;
-    unsigned                eliding:1;
-    unsigned                escape:1;
-    unsigned                hex:3;      /* \uXXXX digits still to come */
-    unsigned                utf8:2;     /* UTF-8 continuation bytes to come */
-    unsigned char           lo;         /* the range of the next one */
-    unsigned char           hi;
-    size_t                  run;        /* string or token bytes so far */
-    size_t                  nesting;    /* open objects and arrays */
+    ngx_http_smile_webhook_scan_t   scan;
 
     ngx_http_smile_webhook_field_t  id;
     ngx_http_smile_webhook_field_t  type;

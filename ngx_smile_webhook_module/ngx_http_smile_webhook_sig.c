@@ -17,43 +17,57 @@
 
 #define NGX_SMILE_SHA512_BLOCK  128
 
+/*
+ * Digest contexts of finished requests, emptied, for the next ones: this
+ * spares an EVP_MD_CTX_new() and EVP_MD_CTX_free() per request and secret.
+ * Per process (an nginx worker is one thread; so are the unit tests and
+ * the fuzzers); the few kept are still reachable at exit.
+ */
+#define NGX_SMILE_MD_KEEP       16
 
-static int ngx_http_smile_webhook_hex(unsigned char c);
+
+static EVP_MD_CTX  *ngx_http_smile_webhook_mds[NGX_SMILE_MD_KEEP];
+static unsigned     ngx_http_smile_webhook_nmds;
 
 
-static int
-ngx_http_smile_webhook_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
+/* a hex digit's value, 16 for any other byte */
 
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
+static const unsigned char  ngx_http_smile_webhook_hex[256] = {
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 00 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 10 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 20 */
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 16, 16, 16, 16, 16, 16,   /* 30 */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 40 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 50 */
+    16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 60 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 70 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 80 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 90 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* a0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* b0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* c0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* d0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* e0 */
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16    /* f0 */
+};
 
 
 int
 ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
     unsigned char *out)
 {
-    int     hi, lo;
-    size_t  i;
+    size_t         i;
+    unsigned char  hi, lo;
 
     if (len != NGX_SMILE_SIG_HEX_LEN) {
         return -1;
     }
 
     for (i = 0; i < NGX_SMILE_SIG_LEN; i++) {
-        hi = ngx_http_smile_webhook_hex(hex[2 * i]);
-        lo = ngx_http_smile_webhook_hex(hex[2 * i + 1]);
+        hi = ngx_http_smile_webhook_hex[hex[2 * i]];
+        lo = ngx_http_smile_webhook_hex[hex[2 * i + 1]];
 
-        if (hi < 0 || lo < 0) {
+        if ((hi | lo) & 0x10) {
             return -1;
         }
 
@@ -150,11 +164,18 @@ ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
     const ngx_http_smile_webhook_hmac_key_t *key)
 {
     if (h->md == NULL) {
-        h->md = EVP_MD_CTX_new();
-        if (h->md == NULL) {
-            return -1;
+        if (ngx_http_smile_webhook_nmds) {
+            h->md = ngx_http_smile_webhook_mds[--ngx_http_smile_webhook_nmds];
+
+        } else {
+            h->md = EVP_MD_CTX_new();
+            if (h->md == NULL) {
+                return -1;
+            }
         }
     }
+
+    /* the copy frees the state it replaces and duplicates the keyed one */
 
     return EVP_MD_CTX_copy_ex(h->md, key->inner) == 1 ? 0 : -1;
 }
@@ -195,6 +216,20 @@ ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
 void
 ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
 {
-    EVP_MD_CTX_free(h->md);
+    if (h->md == NULL) {
+        return;
+    }
+
+    /* nothing of the key or the message stays in a kept context */
+
+    if (ngx_http_smile_webhook_nmds < NGX_SMILE_MD_KEEP
+        && EVP_MD_CTX_reset(h->md) == 1)
+    {
+        ngx_http_smile_webhook_mds[ngx_http_smile_webhook_nmds++] = h->md;
+
+    } else {
+        EVP_MD_CTX_free(h->md);
+    }
+
     h->md = NULL;
 }

@@ -93,7 +93,8 @@ show(const void *data, size_t len)
     q = b;
     *q++ = '"';
 
-    for (i = 0; i < len && q < b + sizeof(bufs[0]) - 16; i++) {
+    /* room for one escape, the "...(N bytes)" note and the quote */
+    for (i = 0; i < len && q < b + sizeof(bufs[0]) - 48; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
             *q++ = p[i];
 
@@ -2694,6 +2695,125 @@ test_long_strings(void)
 
 
 /*
+ * The string scanner passes over plain bytes 16 and 64 at a time (SSE2 on
+ * x86-64) and stops at '"', '\\', a control byte or a byte from 0x80 up.
+ * Here such a byte sits at every offset of the first 64 or so bytes of a
+ * run: from the start of a string, in the fed part up to the limit and
+ * past it, and well into the elided part; also a plain byte that sits
+ * right next to a special one in value (DEL, space).  Each body is fed
+ * whole, byte by byte, in fixed 7- and 16-byte chunks (so that a scan is
+ * cut anywhere) and in random chunks; the verdict is the oracle's.
+ */
+
+static void
+test_scan_offsets(void)
+{
+    int          valid, fault;
+    char         buf[2048], name[200];
+    size_t       i, j, k, fill, len;
+    plan_t       pl;
+    result_t     whole, r;
+    expect_t     exp, err;
+
+    static const size_t  ranges[][2] = {
+        { 0, 80 },
+        { NGX_SMILE_STRING_FED - 70, NGX_SMILE_STRING_FED + 140 },
+        { 1000, 1070 },
+    };
+
+    static const size_t  tails[] = { 0, 1, 15, 16, 17, 63, 64, 65 };
+
+    static const struct {
+        const char  *name;
+        const char  *s;
+        size_t       len;
+        int          fault;
+    } pieces[] = {
+#define P(n, s, f)  { n, s, sizeof(s) - 1, f }
+        P("nothing", "", FINE),
+        P("end and a new string", "\",\"k\":\"", FINE),
+        P("\\n", "\\n", FINE),
+        P("\\u00e9", "\\u00e9", FINE),
+        P("\\\\", "\\\\", FINE),
+        P("DEL", "\x7f", FINE),
+        P("space", " ", FINE),
+        P("'!' (0x21)", "!", FINE),
+        P("C3 A9", "\xc3\xa9", FINE),
+        P("E4 B8 AD", "\xe4\xb8\xad", FINE),
+        P("F0 9F 98 80", "\xf0\x9f\x98\x80", FINE),
+        P("0x1f", "\x1f", BAD_JSON),
+        P("NUL", "\0", BAD_JSON),
+        P("\\q", "\\q", BAD_JSON),
+        P("0x80", "\x80", BAD_UTF8),
+        P("0xff", "\xff", BAD_UTF8),
+        P("C0 AF", "\xc0\xaf", BAD_UTF8),
+#undef P
+    };
+
+    section = "event string scanner offsets";
+
+    memset(&exp, 0, sizeof(exp));
+    exp.rc = 0;
+    exp.id = "a";
+    exp.type = "USER_CREATED";
+
+    memset(&err, 0, sizeof(err));
+    err.rc = -1;
+
+    for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        for (j = 0; j < sizeof(ranges) / sizeof(ranges[0]); j++) {
+            for (fill = ranges[j][0]; fill <= ranges[j][1]; fill++) {
+                for (k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
+
+                    if (under_valgrind && (fill + k) % 7 != 0) {
+                        continue;
+                    }
+
+                    len = build_string_body(buf, PREFIX_X, fill, pieces[i].s,
+                                            pieces[i].len, "");
+                    memset(buf + len, 'r', tails[k]);
+                    len += tails[k];
+                    memcpy(buf + len, "\"}", 3);
+                    len += 2;
+
+                    valid = oracle_valid((unsigned char *) buf, len);
+                    fault = pieces[i].fault;
+
+                    snprintf(name, sizeof(name), "%s after %zu string bytes, "
+                             "%zu after it", pieces[i].name, fill, tails[k]);
+
+                    CHECK(valid == (fault == FINE), "%s: the table says %s",
+                          name, fault == FINE ? "valid" : "invalid");
+
+                    err.error = fault == BAD_UTF8 ? UTF8_ERROR : "JSON";
+
+                    check_event(name, (unsigned char *) buf, len,
+                                fault == FINE ? &exp : &err,
+                                under_valgrind ? 1 : 2, 0, !under_valgrind);
+
+                    plan_whole(&pl, len);
+                    parse((unsigned char *) buf, &pl, &whole);
+                    plan_free(&pl);
+
+                    plan_fixed(&pl, len, 7);
+                    parse((unsigned char *) buf, &pl, &r);
+                    plan_free(&pl);
+                    CHECK(result_eq(&r, &whole), "%s: 7-byte chunks differ",
+                          name);
+
+                    plan_fixed(&pl, len, 16);
+                    parse((unsigned char *) buf, &pl, &r);
+                    plan_free(&pl);
+                    CHECK(result_eq(&r, &whole), "%s: 16-byte chunks differ",
+                          name);
+                }
+            }
+        }
+    }
+}
+
+
+/*
  * The oracle's strict UTF-8 check, against the definition: every scalar
  * value in its shortest form is one valid sequence; surrogates, overlong
  * forms and 4-byte forms above U+10FFFF are not; a lone byte is valid only
@@ -3618,6 +3738,7 @@ main(void)
     test_depth();
     test_big();
     test_long_strings();
+    test_scan_offsets();
     test_oracle_utf8();
     test_strict_utf8();
     test_tokens();
