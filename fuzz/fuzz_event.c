@@ -485,6 +485,7 @@ fuzz_model_key(const fuzz_string_t *k, int top, int data)
     for (i = 0; keys[i].name; i++) {
         if (keys[i].top == top
             && !k->elided
+            && k->ascii         /* data[] keeps only a code point's low byte */
             && strlen(keys[i].name) == k->len
             && memcmp(keys[i].name, k->data, k->len) == 0)
         {
