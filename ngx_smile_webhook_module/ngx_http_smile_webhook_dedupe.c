@@ -10,7 +10,11 @@
  * removed otherwise, so that Smile's retry goes through.  The request ends,
  * for this purpose, when its response header goes out (the status is known
  * then, and the client may close the connection right after it), or when
- * its pool goes without a response (a client that gave up).  Delivered ids
+ * its pool goes without a response (a client that gave up).
+ *
+ * Ids are found through a hash table of chained entries, sized from the
+ * zone at its creation: one or two cache misses per lookup, where a tree
+ * of a full zone would take one per level.  Delivered ids
  * are kept for the zone's ttl, newest first in a queue; the oldest are
  * evicted when the zone is full.  An in-flight id whose worker has died
  * is taken over by the next delivery of it.
@@ -30,20 +34,24 @@
 #define NGX_HTTP_SMILE_DEDUPE_TTL         86400
 
 
-typedef struct {
-    ngx_rbtree_node_t                   node;       /* key: crc32 of id */
+typedef struct ngx_http_smile_webhook_dedupe_node_s
+    ngx_http_smile_webhook_dedupe_node_t;
+
+struct ngx_http_smile_webhook_dedupe_node_s {
+    ngx_http_smile_webhook_dedupe_node_t  *next;    /* in the bucket */
     ngx_queue_t                         queue;
     time_t                              expire;     /* delivered only */
+    uint32_t                            hash;       /* crc32 of the id */
     ngx_pid_t                           pid;        /* in flight only */
     u_char                              state;
     u_char                              len;
     u_char                              id[1];
-} ngx_http_smile_webhook_dedupe_node_t;
+};
 
 
 typedef struct {
-    ngx_rbtree_t                        rbtree;
-    ngx_rbtree_node_t                   sentinel;
+    ngx_http_smile_webhook_dedupe_node_t  **buckets;
+    ngx_uint_t                          mask;       /* buckets - 1 */
     ngx_queue_t                         delivered;  /* newest first */
     ngx_queue_t                         in_flight;
     ngx_uint_t                          ndelivered;
@@ -69,9 +77,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_smile_webhook_dedupe_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
-static void ngx_http_smile_webhook_dedupe_insert_value(
-    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
+static void ngx_http_smile_webhook_dedupe_unlink(
+    ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn);
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, u_char *id, size_t len);
@@ -315,6 +323,7 @@ ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_smile_webhook_dedupe_t  *odd = data;
 
     size_t                            len;
+    ngx_uint_t                        n;
     ngx_http_smile_webhook_dedupe_t  *dd;
 
     dd = shm_zone->data;
@@ -341,8 +350,22 @@ ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     dd->shpool->data = dd->sh;
 
-    ngx_rbtree_init(&dd->sh->rbtree, &dd->sh->sentinel,
-                    ngx_http_smile_webhook_dedupe_insert_value);
+    /* a bucket per two entries of 128 bytes, a power of two */
+
+    n = 16;
+
+    while (n * 2 <= shm_zone->shm.size / 256) {
+        n *= 2;
+    }
+
+    dd->sh->buckets = ngx_slab_calloc(dd->shpool,
+                          n * sizeof(ngx_http_smile_webhook_dedupe_node_t *));
+    if (dd->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    dd->sh->mask = n - 1;
+
     ngx_queue_init(&dd->sh->delivered);
     ngx_queue_init(&dd->sh->in_flight);
 
@@ -369,79 +392,39 @@ ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static void
-ngx_http_smile_webhook_dedupe_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t                     **p;
-    ngx_http_smile_webhook_dedupe_node_t   *dn, *dt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            dn = (ngx_http_smile_webhook_dedupe_node_t *) node;
-            dt = (ngx_http_smile_webhook_dedupe_node_t *) temp;
-
-            p = (ngx_memn2cmp(dn->id, dt->id, dn->len, dt->len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 static ngx_http_smile_webhook_dedupe_node_t *
 ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, u_char *id, size_t len)
 {
-    ngx_int_t                              rc;
-    ngx_rbtree_node_t                     *node, *sentinel;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
 
-    node = dd->sh->rbtree.root;
-    sentinel = dd->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        dn = (ngx_http_smile_webhook_dedupe_node_t *) node;
-
-        rc = ngx_memn2cmp(id, dn->id, len, dn->len);
-
-        if (rc == 0) {
+    for (dn = dd->sh->buckets[hash & dd->sh->mask]; dn; dn = dn->next) {
+        if (dn->hash == hash
+            && dn->len == len
+            && ngx_memcmp(dn->id, id, len) == 0)
+        {
             return dn;
         }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
+}
+
+
+static void
+ngx_http_smile_webhook_dedupe_unlink(ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn)
+{
+    ngx_http_smile_webhook_dedupe_node_t  **pp;
+
+    for (pp = &dd->sh->buckets[dn->hash & dd->sh->mask];
+         *pp != dn;
+         pp = &(*pp)->next)
+    {
+        /* void */
+    }
+
+    *pp = dn->next;
 }
 
 
@@ -537,11 +520,12 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
             return NGX_HTTP_SMILE_WEBHOOK_OK;
         }
 
-        dn->node.key = hash;
+        dn->hash = hash;
         dn->len = (u_char) id->len;
         ngx_memcpy(dn->id, id->data, id->len);
 
-        ngx_rbtree_insert(&dd->sh->rbtree, &dn->node);
+        dn->next = dd->sh->buckets[hash & dd->sh->mask];
+        dd->sh->buckets[hash & dd->sh->mask] = dn;
     }
 
     dn->state = NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT;
@@ -612,7 +596,7 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
             dd->sh->ndelivered++;
 
         } else {
-            ngx_rbtree_delete(&dd->sh->rbtree, &dn->node);
+            ngx_http_smile_webhook_dedupe_unlink(dd, dn);
             ngx_slab_free_locked(dd->shpool, dn);
         }
     }
@@ -696,7 +680,7 @@ ngx_http_smile_webhook_dedupe_delete(ngx_http_smile_webhook_dedupe_t *dd,
     ngx_queue_remove(&dn->queue);
     dd->sh->ndelivered--;
 
-    ngx_rbtree_delete(&dd->sh->rbtree, &dn->node);
+    ngx_http_smile_webhook_dedupe_unlink(dd, dn);
     ngx_slab_free_locked(dd->shpool, dn);
 }
 

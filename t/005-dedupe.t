@@ -52,7 +52,10 @@ our @LONG = map { fresh_event(id => sprintf('ev-long-%03d-', $_) . ('x' x 116)) 
                 1 .. 400;
 
 # the tiny-zone block: 300 ids in the order they are sent
-our @MANY = map { fresh_event(id => sprintf('ev-evict-%03d', $_)) } 1 .. 300;
+# (ids as long as Smile's, 35 characters, so that entries have their real
+# size: about 180 of them fit in a 32k zone)
+our @MANY = map { fresh_event(id => sprintf('ev-evict-%03d-', $_) . ('x' x 22)) }
+                1 .. 300;
 
 add_block_preprocessor(\&with_ledger);
 
@@ -668,7 +671,7 @@ log is not read 300 times); it stops at the first unexpected answer.
 "POST /many\n" . ::events_list(@::MANY)
 --- response_body_like eval
 qr/\A300 ids: 200 ok delivery 1
-first again: 200 ok delivery 2 of ev-evict-001
+first again: 200 ok delivery 2 of ev-evict-001-xxxxxxxxxxxxxxxxxxxxxx
 last again: 200 duplicate -
 delivered \+ evicted: 301
 .*^smile_webhook_dedupe_entries\{zone="tiny",state="delivered"\} [1-9]\d*
