@@ -348,6 +348,21 @@ ngx_http_smile_webhook_arena_put(ngx_http_smile_webhook_arena_t *a)
 }
 
 
+void
+ngx_http_smile_webhook_event_exit(void)
+{
+    ngx_http_smile_webhook_arena_t  *a;
+
+    while (ngx_http_smile_webhook_arenas) {
+        a = ngx_http_smile_webhook_arenas;
+        ngx_http_smile_webhook_arenas = a->next;
+        free(a);
+    }
+
+    ngx_http_smile_webhook_narenas = 0;
+}
+
+
 /* a block's header and its size rounded up to keep blocks aligned */
 
 static size_t

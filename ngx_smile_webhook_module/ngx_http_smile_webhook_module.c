@@ -59,6 +59,7 @@ static ngx_int_t ngx_http_smile_webhook_add_secret(ngx_conf_t *cf,
 static void ngx_http_smile_webhook_free_keys(void *data);
 static ngx_int_t ngx_http_smile_webhook_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf);
+static void ngx_http_smile_webhook_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_smile_webhook_modes[] = {
@@ -186,7 +187,7 @@ ngx_module_t  ngx_http_smile_webhook_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_smile_webhook_exit_process,   /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1576,4 +1577,16 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
     *h = ngx_http_smile_webhook_handler;
 
     return ngx_http_smile_webhook_body_init(cf);
+}
+
+
+/*
+ * The HMAC and the parser keep a few contexts per process for the next
+ * request; they go before the module is unloaded.
+ */
+
+static void
+ngx_http_smile_webhook_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_smile_webhook_pure_exit();
 }

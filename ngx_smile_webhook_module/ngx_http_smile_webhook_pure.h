@@ -9,6 +9,9 @@
  * The HMAC and the parser keep a few freed digest contexts and parser
  * arenas per process for the next request, in static lists without locks:
  * call them from one thread only (an nginx worker, a unit test, a fuzzer).
+ * ngx_http_smile_webhook_pure_exit() frees what is kept; nginx calls it
+ * when a process exits, before the module is unloaded (after that the
+ * lists' memory would be reported as lost).
  */
 
 
@@ -156,6 +159,12 @@ void ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev);
  */
 int ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
     long long *out);
+
+
+/* frees the digest contexts and parser arenas kept for the next request */
+void ngx_http_smile_webhook_pure_exit(void);
+void ngx_http_smile_webhook_hmac_exit(void);
+void ngx_http_smile_webhook_event_exit(void);
 
 
 #endif /* _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_ */

@@ -233,3 +233,21 @@ ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
 
     h->md = NULL;
 }
+
+
+void
+ngx_http_smile_webhook_hmac_exit(void)
+{
+    while (ngx_http_smile_webhook_nmds) {
+        EVP_MD_CTX_free(
+            ngx_http_smile_webhook_mds[--ngx_http_smile_webhook_nmds]);
+    }
+}
+
+
+void
+ngx_http_smile_webhook_pure_exit(void)
+{
+    ngx_http_smile_webhook_hmac_exit();
+    ngx_http_smile_webhook_event_exit();
+}

@@ -3747,6 +3747,8 @@ main(void)
     test_lifecycle();
     notes();
 
+    ngx_http_smile_webhook_pure_exit();
+
     printf("%lu passed, %lu failed\n", passed, failed);
 
     return failed ? 1 : 0;
