@@ -1074,3 +1074,72 @@ again, first socket still open: 200 duplicate -
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 33: a worker killed while its request holds an id in flight: the next delivery finds the process gone, takes the id over and reaches the app
+Attempts go on until the held request is in a worker other than the one
+running the driver; that worker gets SIGKILL.  The master logs the kill
+at alert level, so this block does not check for alerts.
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_set_header X-Front-Pid $pid;
+        proxy_pass http://ledger;
+    }
+    location = /t {
+        content_by_lua_block {
+            local ffi = require "ffi"
+            pcall(ffi.cdef, "int kill(int pid, int sig);")
+            local ledger = ngx.shared.smile_ledger
+
+            for _, ev in ipairs(smile.events()) do
+                local sock = smile.send("POST", "/hook?hold=1",
+                                        { "Smile-Signature: " .. ev.sig },
+                                        ev.body)
+                smile.wait_holding(ev.id)
+                local pid = ledger:get("held-by:" .. ev.id)
+
+                if pid ~= ngx.worker.pid() then
+                    assert(ffi.C.kill(pid, 9) == 0, "kill -9 failed")
+
+                    -- until the master has reaped it
+                    local deadline = ngx.now() + 120
+                    while ffi.C.kill(pid, 0) == 0 do
+                        assert(ngx.now() < deadline, "worker still there")
+                        ngx.sleep(0.01)
+                    end
+
+                    local res = smile.post("/hook", ev.body, ev.sig)
+                    ngx.say("after the kill: ", smile.line(res))
+                    ngx.say("again: ",
+                            smile.line(smile.post("/hook", ev.body, ev.sig)))
+                    smile.release(ev.id)
+                    sock:close()
+                    return
+                end
+
+                -- held in this very worker: give up this id, try another
+                smile.release(ev.id)
+                sock:close()
+            end
+
+            ngx.say("every held request was in the driver's worker")
+        }
+    }
+--- request eval
+"POST /t\n"
+. ::events_list(map { ::fresh_event(id => "ev-killed-$_") } 1 .. 40)
+--- response_body_like eval
+qr/\Aafter the kill: 200 ok delivery 2 of ev-killed-\d+\nagain: 200 duplicate -\n\z/
+--- error_log eval
+qr/smile webhook event id "ev-killed-\d+" was in flight in process \d+, which has exited; delivering it again/
+--- no_error_log
+[error]
+[crit]

@@ -297,6 +297,9 @@ our $LEDGER_HTTP_CONFIG = <<'_EOC_';
                 ngx.log(ngx.WARN, "app received ", id, " ",
                         ngx.var.http_x_smile_event_type, " delivery ", n)
                 if ngx.var.arg_hold then
+                    -- the front worker, when the front sends X-Front-Pid
+                    ledger:set("held-by:" .. id,
+                               tonumber(ngx.var.http_x_front_pid) or 0)
                     ledger:incr("holding:" .. id, 1, 0)
                     local deadline = ngx.now() + 120
                     while not ledger:get("release:" .. id)
