@@ -13,20 +13,44 @@
 
 static ngx_int_t ngx_http_smile_webhook_strip(ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h);
+
+/*
+ * An added header's name, its lowercase form and the hash of that, which
+ * is computed once per process rather than per request.
+ */
+
+typedef struct {
+    ngx_str_t                   name;
+    u_char                     *lowcase;
+    ngx_uint_t                  hash;
+} ngx_http_smile_webhook_header_t;
+
+
 static ngx_int_t ngx_http_smile_webhook_add(ngx_http_request_t *r,
-    ngx_str_t *name, u_char *value, size_t len);
+    ngx_http_smile_webhook_header_t *hdr, u_char *value, size_t len);
 
 
 static ngx_str_t  ngx_http_smile_webhook_prefix = ngx_string("X-Smile-");
-static ngx_str_t  ngx_http_smile_webhook_h_id = ngx_string("X-Smile-Event-Id");
-static ngx_str_t  ngx_http_smile_webhook_h_type =
-    ngx_string("X-Smile-Event-Type");
-static ngx_str_t  ngx_http_smile_webhook_h_created_at =
-    ngx_string("X-Smile-Event-Created-At");
-static ngx_str_t  ngx_http_smile_webhook_h_user_id =
-    ngx_string("X-Smile-User-Id");
-static ngx_str_t  ngx_http_smile_webhook_h_result =
-    ngx_string("X-Smile-Webhook-Result");
+
+static u_char  ngx_http_smile_webhook_lc_id[] = "x-smile-event-id";
+static u_char  ngx_http_smile_webhook_lc_type[] = "x-smile-event-type";
+static u_char  ngx_http_smile_webhook_lc_created_at[] =
+    "x-smile-event-created-at";
+static u_char  ngx_http_smile_webhook_lc_user_id[] = "x-smile-user-id";
+static u_char  ngx_http_smile_webhook_lc_result[] = "x-smile-webhook-result";
+
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_id =
+    { ngx_string("X-Smile-Event-Id"), ngx_http_smile_webhook_lc_id, 0 };
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_type =
+    { ngx_string("X-Smile-Event-Type"), ngx_http_smile_webhook_lc_type, 0 };
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_created_at =
+    { ngx_string("X-Smile-Event-Created-At"),
+      ngx_http_smile_webhook_lc_created_at, 0 };
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_user_id =
+    { ngx_string("X-Smile-User-Id"), ngx_http_smile_webhook_lc_user_id, 0 };
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_result =
+    { ngx_string("X-Smile-Webhook-Result"),
+      ngx_http_smile_webhook_lc_result, 0 };
 
 
 ngx_int_t
@@ -214,8 +238,8 @@ ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h)
 
 
 static ngx_int_t
-ngx_http_smile_webhook_add(ngx_http_request_t *r, ngx_str_t *name,
-    u_char *value, size_t len)
+ngx_http_smile_webhook_add(ngx_http_request_t *r,
+    ngx_http_smile_webhook_header_t *hdr, u_char *value, size_t len)
 {
     ngx_table_elt_t  *h;
 
@@ -224,16 +248,15 @@ ngx_http_smile_webhook_add(ngx_http_request_t *r, ngx_str_t *name,
         return NGX_ERROR;
     }
 
-    h->key = *name;
-    h->value.data = value;
-    h->value.len = len;
-
-    h->lowcase_key = ngx_pnalloc(r->pool, name->len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
+    if (hdr->hash == 0) {
+        hdr->hash = ngx_hash_key(hdr->lowcase, hdr->name.len);
     }
 
-    h->hash = ngx_hash_strlow(h->lowcase_key, name->data, name->len);
+    h->key = hdr->name;
+    h->value.data = value;
+    h->value.len = len;
+    h->lowcase_key = hdr->lowcase;
+    h->hash = hdr->hash;
 
 #if (nginx_version >= 1023000)
     h->next = NULL;
