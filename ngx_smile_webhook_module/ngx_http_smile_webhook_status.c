@@ -222,7 +222,7 @@ ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 #define NGX_HTTP_SMILE_STATUS_OVERFLOWS                                      \
     "# HELP smile_webhook_dedupe_overflows_total Events forwarded without "  \
-    "dedupe because the zone was full of ids in flight.\n"                   \
+    "dedupe because no room could be made in the zone.\n"                    \
     "# TYPE smile_webhook_dedupe_overflows_total counter\n"
 
 

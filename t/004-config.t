@@ -2,7 +2,8 @@
 #
 # Configuration: every mistake stops nginx at start-up with an [emerg]
 # line naming the directive and nginx.conf:LINE; a complete configuration
-# using every directive at every level it is allowed starts and works;
+# using every verification directive at every level it is allowed starts
+# and works (the delivery directives: t/005-dedupe.t, t/006-policy.t);
 # "smile_webhook off" in a nested location turns verification off there.
 #
 # Line numbers: in the nginx.conf that Test::Nginx writes (empty
@@ -323,7 +324,7 @@ qr{\[emerg\] .*invalid number of arguments in "smile_webhook_secret" directive i
 
 
 
-=== TEST 22: every directive at every level it is allowed: nginx starts, each location uses its own level's settings
+=== TEST 22: every verification directive at every level it is allowed: nginx starts, each location uses its own level's settings
 --- http_config
     smile_webhook_secret "http secret" name=http;
     smile_webhook_secret_file $TEST_NGINX_HTML_DIR/http-secrets;
