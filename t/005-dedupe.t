@@ -1143,3 +1143,77 @@ qr/smile webhook event id "ev-killed-\d+" was in flight in process \d+, which ha
 --- no_error_log
 [error]
 [crit]
+
+
+
+=== TEST 34: a forged delivery (signed with another secret) of an id is bad_signature, whatever the table holds: before the id is known (not ok), while it is in flight (not 409) and once it is delivered (not a duplicate); it never takes the id
+The driver posts each event body with its forged signature (X-Forged, in
+the order of the events) and with its real one.
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+
+    location = /drive {
+        content_by_lua_block {
+            local events, forged = smile.events(), {}
+            for sig in ngx.var.http_x_forged:gmatch("%x+") do
+                forged[#forged + 1] = sig
+            end
+            local ev, ev2 = events[1], events[2]
+            ngx.say("forged, unknown id: ",
+                    smile.line(smile.post("/hook", ev2.body, forged[2])))
+            ngx.say("real, after it: ",
+                    smile.line(smile.post("/hook", ev2.body, ev2.sig)))
+            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
+                                           ev.body, ev.sig)
+            smile.wait_holding(ev.id)
+            ngx.say("forged, in flight: ",
+                    smile.line(smile.post("/hook", ev.body, forged[1])))
+            ngx.say("real, in flight: ",
+                    smile.line(smile.post("/hook", ev.body, ev.sig)))
+            smile.release(ev.id)
+            local _, res = assert(ngx.thread.wait(first))
+            ngx.say("real, held: ", smile.line(res))
+            ngx.say("forged, delivered: ",
+                    smile.line(smile.post("/hook", ev.body, forged[1])))
+            ngx.say("real, delivered: ",
+                    smile.line(smile.post("/hook", ev.body, ev.sig)))
+            ngx.print(smile.request("GET", "/hits").body)
+        }
+    }
+--- more_headers eval
+"X-Forged: " . ::sign($::E1, 'another secret') . " "
+. ::sign($::E2, 'another secret')
+--- request eval
+"POST /drive\n" . ::events_list($::E1, $::E2)
+--- response_body
+forged, unknown id: 401 bad_signature <html>
+real, after it: 200 ok delivery 1 of ev-dedupe-2
+forged, in flight: 401 bad_signature <html>
+real, in flight: 409 in_flight <html>
+real, held: 200 ok delivery 1 of ev-dedupe-1
+forged, delivered: 401 bad_signature <html>
+real, delivered: 200 duplicate -
+ev-dedupe-1 1
+ev-dedupe-2 1
+--- grep_error_log eval
+qr/app received \S+|smile webhook [a-z ]+: \w+/
+--- grep_error_log_out
+smile webhook rejected request: bad_signature
+app received ev-dedupe-2
+app received ev-dedupe-1
+smile webhook rejected request: bad_signature
+smile webhook rejected request: in_flight
+smile webhook rejected request: bad_signature
+smile webhook acknowledged request without forwarding: duplicate
+--- no_error_log
+[error]
+[alert]

@@ -884,3 +884,34 @@ qr{\[emerg\] .*"smile_webhook_max_age" directive is duplicate in \S+/conf/nginx\
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*invalid number of arguments in "smile_webhook_max_age" directive in \S+/conf/nginx\.conf:40$}
+
+
+
+=== TEST 36: a forged event (signed with another secret) is bad_signature before any policy: an unlisted type is not ignored, a stale createdAt is not stale, and neither reaches the app (the authentic ones, for contrast, are ignored and stale)
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_events USER_CREATED;
+        smile_webhook_max_age 1h;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://ledger;
+    }
+--- request eval
+[::post($::INVITE), ::post($::AGO2H), ::post($::INVITE), ::post($::AGO2H),
+ "GET /hits"]
+--- more_headers eval
+[::hdrs($::INVITE, ::sign($::INVITE, 'another secret')),
+ ::hdrs($::AGO2H, ::sign($::AGO2H, 'another secret')),
+ ::hdrs($::INVITE), ::hdrs($::AGO2H), ""]
+--- error_code eval
+[401, 401, 200, 401, 200]
+--- response_headers eval
+["X-Result: bad_signature", "X-Result: bad_signature", "X-Result: ignored",
+ "X-Result: stale", "!X-Result"]
+--- response_body eval
+[::error_page(401), ::error_page(401), "", ::error_page(401), ""]
+--- no_error_log
+app received
+[error]
