@@ -12,7 +12,7 @@
 SHELL      := /bin/bash
 BUILD      := $(CURDIR)/build
 MODULE     := $(BUILD)/ngx_http_smile_webhook_module.so
-SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch])
+SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch] ngx_smile_webhook_module/smile/*.[ch])
 NGINX      ?= /usr/sbin/nginx
 # Debian's nginx logs early configuration errors to stderr only; the
 # wrapper adds "-e logs/error.log" so "--- must_die" blocks can read them

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 #include "fuzz_common.h"
 
 
@@ -43,12 +43,12 @@ typedef struct {
     const char                      *error;
     unsigned                         started;
     unsigned                         done;
-    ngx_http_smile_webhook_field_t   id;
-    ngx_http_smile_webhook_field_t   type;
-    ngx_http_smile_webhook_field_t   created_at;
-    ngx_http_smile_webhook_field_t   version;
-    ngx_http_smile_webhook_field_t   user_id;
-    ngx_http_smile_webhook_field_t   account_id;
+    smile_field_t   id;
+    smile_field_t   type;
+    smile_field_t   created_at;
+    smile_field_t   version;
+    smile_field_t   user_id;
+    smile_field_t   account_id;
 } fuzz_result_t;
 
 
@@ -63,24 +63,24 @@ typedef struct {
 
 
 static const fuzz_field_t  fuzz_fields[] = {
-    { "id", offsetof(fuzz_result_t, id), NGX_SMILE_ID_MAX,
-      ngx_http_smile_webhook_is_id },
-    { "type", offsetof(fuzz_result_t, type), NGX_SMILE_TYPE_MAX,
-      ngx_http_smile_webhook_is_type },
-    { "createdAt", offsetof(fuzz_result_t, created_at), NGX_SMILE_TIME_MAX,
-      ngx_http_smile_webhook_is_time },
-    { "version", offsetof(fuzz_result_t, version), NGX_SMILE_VERSION_MAX,
-      ngx_http_smile_webhook_is_version },
-    { "data.userId", offsetof(fuzz_result_t, user_id), NGX_SMILE_ID_MAX,
-      ngx_http_smile_webhook_is_id },
+    { "id", offsetof(fuzz_result_t, id), SMILE_ID_MAX,
+      smile_is_id },
+    { "type", offsetof(fuzz_result_t, type), SMILE_TYPE_MAX,
+      smile_is_type },
+    { "createdAt", offsetof(fuzz_result_t, created_at), SMILE_TIME_MAX,
+      smile_is_time },
+    { "version", offsetof(fuzz_result_t, version), SMILE_VERSION_MAX,
+      smile_is_version },
+    { "data.userId", offsetof(fuzz_result_t, user_id), SMILE_ID_MAX,
+      smile_is_id },
     { "data.accountId", offsetof(fuzz_result_t, account_id),
-      NGX_SMILE_ID_MAX, ngx_http_smile_webhook_is_id },
+      SMILE_ID_MAX, smile_is_id },
     { NULL, 0, 0, NULL }
 };
 
 
 #define fuzz_field(r, f)                                                     \
-    ((const ngx_http_smile_webhook_field_t *) ((const char *) (r)            \
+    ((const smile_field_t *) ((const char *) (r)            \
                                                + (f)->offset))
 
 
@@ -147,8 +147,8 @@ fuzz_is_version(const unsigned char *p, size_t len)
  *
  *  - the body is one JSON object, nothing but JSON whitespace around it;
  *  - every string is strict UTF-8 (RFC 3629), escapes as RFC 8259;
- *  - at most NGX_SMILE_MAX_DEPTH nested containers, the top object counted;
- *  - a number is at most NGX_SMILE_TOKEN_MAX bytes;
+ *  - at most SMILE_MAX_DEPTH nested containers, the top object counted;
+ *  - a number is at most SMILE_TOKEN_MAX bytes;
  *  - top-level "id" and "type" are required strings matching their safe
  *    patterns; "createdAt", when present, a string matching its pattern;
  *    "version" is kept when it is a number matching its pattern and is
@@ -157,7 +157,7 @@ fuzz_is_version(const unsigned char *p, size_t len)
  *    "data.accountId" kept when a string matching it, ignored otherwise;
  *    keys are compared after unescaping;
  *  - any of those keys twice at its level rejects the body;
- *  - a string with a character starting NGX_SMILE_STRING_FED raw bytes or
+ *  - a string with a character starting SMILE_STRING_FED raw bytes or
  *    more after its opening quote is elided: it never matches a pattern.
  *
  * Patterns apply to the unescaped value; a value that unescapes to
@@ -192,7 +192,7 @@ typedef struct {
     size_t                           len;       /* unescaped bytes kept */
     unsigned                         ascii:1;   /* printable ASCII only */
     unsigned                         elided:1;
-    unsigned char                    data[NGX_SMILE_ID_MAX + 1];
+    unsigned char                    data[SMILE_ID_MAX + 1];
 } fuzz_string_t;
 
 
@@ -317,7 +317,7 @@ fuzz_model_string(fuzz_model_t *m, fuzz_string_t *s)
 
         /* a character starts here */
 
-        if ((size_t) (m->p - open) >= NGX_SMILE_STRING_FED) {
+        if ((size_t) (m->p - open) >= SMILE_STRING_FED) {
             s->elided = 1;
         }
 
@@ -443,7 +443,7 @@ fuzz_model_number(fuzz_model_t *m, unsigned field)
 
     m->p = p;
 
-    if ((size_t) (p - start) > NGX_SMILE_TOKEN_MAX) {
+    if ((size_t) (p - start) > SMILE_TOKEN_MAX) {
         return fuzz_model_reject(m, "number too long");
     }
 
@@ -503,7 +503,7 @@ fuzz_model_object(fuzz_model_t *m, unsigned depth, int top, int data)
     unsigned       seen, field;
     fuzz_string_t  key;
 
-    if (depth > NGX_SMILE_MAX_DEPTH) {
+    if (depth > SMILE_MAX_DEPTH) {
         return fuzz_model_reject(m, "too deep");
     }
 
@@ -570,7 +570,7 @@ fuzz_model_object(fuzz_model_t *m, unsigned depth, int top, int data)
 static int
 fuzz_model_array(fuzz_model_t *m, unsigned depth)
 {
-    if (depth > NGX_SMILE_MAX_DEPTH) {
+    if (depth > SMILE_MAX_DEPTH) {
         return fuzz_model_reject(m, "too deep");
     }
 
@@ -606,7 +606,7 @@ fuzz_model_array(fuzz_model_t *m, unsigned depth)
 
 
 static void
-fuzz_model_set(ngx_http_smile_webhook_field_t *f, const fuzz_string_t *s)
+fuzz_model_set(smile_field_t *f, const fuzz_string_t *s)
 {
     memcpy(f->data, s->data, s->len);
     f->data[s->len] = '\0';
@@ -791,19 +791,19 @@ fuzz_parse(const unsigned char *data, size_t size, const fuzz_plan_t *pl,
 {
     size_t                           i, off;
     unsigned char                   *chunk;
-    ngx_http_smile_webhook_event_t   ev;
+    smile_event_t   ev;
 
     if (pl->total != size) {
         fuzz_fail("plan covers %zu of %zu bytes", pl->total, size);
     }
 
-    if (ngx_http_smile_webhook_event_init(&ev) != 0) {
+    if (smile_event_init(&ev) != 0) {
         fuzz_fail("event_init failed");
     }
 
     for (i = 0, off = 0; i < pl->n; i++) {
         chunk = fuzz_dup(data + off, pl->len[i]);
-        ngx_http_smile_webhook_event_feed(&ev, chunk, pl->len[i]);
+        smile_event_feed(&ev, chunk, pl->len[i]);
         memset(chunk, 0xa5, pl->len[i]);
         free(chunk);
         off += pl->len[i];
@@ -811,7 +811,7 @@ fuzz_parse(const unsigned char *data, size_t size, const fuzz_plan_t *pl,
 
     memset(res, 0, sizeof(fuzz_result_t));
 
-    res->rc = ngx_http_smile_webhook_event_finish(&ev);
+    res->rc = smile_event_finish(&ev);
     res->error = ev.error;
     res->started = ev.started;
     res->done = ev.done;
@@ -822,7 +822,7 @@ fuzz_parse(const unsigned char *data, size_t size, const fuzz_plan_t *pl,
     res->user_id = ev.user_id;
     res->account_id = ev.account_id;
 
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     if (ev.yajl != NULL) {
         fuzz_fail("event_free left the yajl handle set");
@@ -831,8 +831,8 @@ fuzz_parse(const unsigned char *data, size_t size, const fuzz_plan_t *pl,
 
 
 static int
-fuzz_field_eq(const ngx_http_smile_webhook_field_t *a,
-    const ngx_http_smile_webhook_field_t *b)
+fuzz_field_eq(const smile_field_t *a,
+    const smile_field_t *b)
 {
     return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
@@ -866,7 +866,7 @@ static void
 fuzz_result_dump(const char *what, const fuzz_result_t *r)
 {
     const fuzz_field_t                    *f;
-    const ngx_http_smile_webhook_field_t  *v;
+    const smile_field_t  *v;
 
     fprintf(stderr, "  %s: rc=%d error=%s%s%s\n", what, r->rc,
             r->error ? "\"" : "", r->error ? r->error : "NULL",
@@ -877,8 +877,8 @@ fuzz_result_dump(const char *what, const fuzz_result_t *r)
 
         if (v->len) {
             fprintf(stderr, "    %s=\"%s\"\n", f->name,
-                    fuzz_show(v->data, v->len > NGX_SMILE_ID_MAX
-                                       ? NGX_SMILE_ID_MAX : v->len));
+                    fuzz_show(v->data, v->len > SMILE_ID_MAX
+                                       ? SMILE_ID_MAX : v->len));
         }
     }
 }
@@ -890,7 +890,7 @@ fuzz_check_invariants(const unsigned char *data, size_t size,
 {
     size_t                                 i;
     const fuzz_field_t                    *f;
-    const ngx_http_smile_webhook_field_t  *v;
+    const smile_field_t  *v;
 
     if (r->rc != 0 && r->rc != -1) {
         fuzz_fail("event_finish returned %d", r->rc);
@@ -917,11 +917,11 @@ fuzz_check_invariants(const unsigned char *data, size_t size,
         }
 
         /* the contract's pattern, checked independently */
-        if (!(f->pattern == ngx_http_smile_webhook_is_id
+        if (!(f->pattern == smile_is_id
               ? fuzz_is_id(v->data, v->len)
-              : f->pattern == ngx_http_smile_webhook_is_type
+              : f->pattern == smile_is_type
               ? fuzz_is_type(v->data, v->len)
-              : f->pattern == ngx_http_smile_webhook_is_time
+              : f->pattern == smile_is_time
               ? fuzz_is_time(v->data, v->len)
               : fuzz_is_version(v->data, v->len)))
         {
@@ -986,8 +986,8 @@ fuzz_plan_struct(fuzz_plan_t *pl, const unsigned char *data, size_t size)
 
         if (c == '"' || c == '\\' || c == '{' || c == '}' || c == '['
             || c == ']' || c == ':' || c == ',' || c >= 0x80
-            || (i > quote && i - quote >= NGX_SMILE_STRING_FED - 1
-                && i - quote <= NGX_SMILE_STRING_FED + 2))
+            || (i > quote && i - quote >= SMILE_STRING_FED - 1
+                && i - quote <= SMILE_STRING_FED + 2))
         {
             if (i > last) {
                 fuzz_plan_add(pl, i - last);
@@ -1075,7 +1075,7 @@ fuzz_plan_make(fuzz_plan_t *pl, int which, fuzz_rng_t *rng,
         break;
 
     case FUZZ_PLAN_MEDIUM:
-        fuzz_plan_random(pl, rng, size, 2 * NGX_SMILE_STRING_FED, 1);
+        fuzz_plan_random(pl, rng, size, 2 * SMILE_STRING_FED, 1);
         break;
 
     default:

@@ -32,7 +32,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 #include "fuzz_common.h"
 
 
@@ -58,14 +58,14 @@ fuzz_oneshot(const unsigned char *key, size_t klen, const unsigned char *msg,
 
 
 static void
-fuzz_key(ngx_http_smile_webhook_hmac_key_t *key, const unsigned char *p,
+fuzz_key(smile_hmac_key_t *key, const unsigned char *p,
     size_t len)
 {
     unsigned char  *copy;
 
     copy = fuzz_dup(p, len);
 
-    if (ngx_http_smile_webhook_hmac_key_init(key, copy, len) != 0) {
+    if (smile_hmac_key_init(key, copy, len) != 0) {
         fuzz_fail("hmac_key_init failed for a %zu-byte key", len);
     }
 
@@ -75,24 +75,24 @@ fuzz_key(ngx_http_smile_webhook_hmac_key_t *key, const unsigned char *p,
 
 
 static void
-fuzz_start(ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key)
+fuzz_start(smile_hmac_t *h,
+    const smile_hmac_key_t *key)
 {
-    if (ngx_http_smile_webhook_hmac_start(h, key) != 0) {
+    if (smile_hmac_start(h, key) != 0) {
         fuzz_fail("hmac_start failed");
     }
 }
 
 
 static void
-fuzz_update(ngx_http_smile_webhook_hmac_t *h, const unsigned char *p,
+fuzz_update(smile_hmac_t *h, const unsigned char *p,
     size_t len)
 {
     unsigned char  *copy;
 
     copy = fuzz_dup(p, len);
 
-    if (ngx_http_smile_webhook_hmac_update(h, copy, len) != 0) {
+    if (smile_hmac_update(h, copy, len) != 0) {
         fuzz_fail("hmac_update failed (%zu bytes)", len);
     }
 
@@ -102,15 +102,15 @@ fuzz_update(ngx_http_smile_webhook_hmac_t *h, const unsigned char *p,
 
 
 static void
-fuzz_final(const char *what, ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key, const unsigned char *want,
+fuzz_final(const char *what, smile_hmac_t *h,
+    const smile_hmac_key_t *key, const unsigned char *want,
     const fuzz_plan_t *pl, size_t klen, size_t mlen)
 {
     unsigned char  *got;
 
     got = fuzz_alloc(FUZZ_MAC_LEN);
 
-    if (ngx_http_smile_webhook_hmac_final(h, key, got) != 0) {
+    if (smile_hmac_final(h, key, got) != 0) {
         fuzz_fail("%s: hmac_final failed", what);
     }
 
@@ -120,7 +120,7 @@ fuzz_final(const char *what, ngx_http_smile_webhook_hmac_t *h,
                   klen, mlen, pl ? fuzz_plan_show(pl) : "-");
     }
 
-    if (ngx_http_smile_webhook_sig_equal(got, want) != 1) {
+    if (smile_sig_equal(got, want) != 1) {
         fuzz_fail("%s: sig_equal does not match equal digests", what);
     }
 
@@ -129,7 +129,7 @@ fuzz_final(const char *what, ngx_http_smile_webhook_hmac_t *h,
 
 
 static void
-fuzz_feed(ngx_http_smile_webhook_hmac_t *h, const unsigned char *p,
+fuzz_feed(smile_hmac_t *h, const unsigned char *p,
     const fuzz_plan_t *pl)
 {
     size_t  i, off;
@@ -155,8 +155,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char                       want2b[FUZZ_MAC_LEN];
     unsigned char                       want0[FUZZ_MAC_LEN];
     const unsigned char                *p, *key, *m1, *m2;
-    ngx_http_smile_webhook_hmac_t       h1, h2;
-    ngx_http_smile_webhook_hmac_key_t   ka, kb;
+    smile_hmac_t       h1, h2;
+    smile_hmac_key_t   ka, kb;
 
     rng.s = fuzz_hash(data, size);
     memset(&pa, 0, sizeof(pa));
@@ -246,17 +246,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_final("message 1 again, one update", &h2, &ka, want1, NULL, klen,
                m1len);
 
-    ngx_http_smile_webhook_hmac_free(&h1);
-    ngx_http_smile_webhook_hmac_free(&h1);
-    ngx_http_smile_webhook_hmac_free(&h2);
+    smile_hmac_free(&h1);
+    smile_hmac_free(&h1);
+    smile_hmac_free(&h2);
 
     if (h1.md != NULL || h2.md != NULL) {
         fuzz_fail("hmac_free left the context set");
     }
 
-    ngx_http_smile_webhook_hmac_key_free(&ka);
-    ngx_http_smile_webhook_hmac_key_free(&ka);
-    ngx_http_smile_webhook_hmac_key_free(&kb);
+    smile_hmac_key_free(&ka);
+    smile_hmac_key_free(&ka);
+    smile_hmac_key_free(&kb);
 
     if (ka.inner != NULL || ka.outer != NULL) {
         fuzz_fail("hmac_key_free left the key set");

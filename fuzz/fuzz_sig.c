@@ -4,7 +4,7 @@
  *
  * libFuzzer target: the signature header decoder and the digest compare.
  *
- * ngx_http_smile_webhook_sig_decode() is checked against a reference
+ * smile_sig_decode() is checked against a reference
  * decoder written here from the contract (exactly 128 hex digits, either
  * case, nothing else: no prefix, no whitespace, no NUL), on:
  *  - the input itself (any length);
@@ -14,7 +14,7 @@
  *    a copy with one digit replaced by a non-digit.
  * Every header and digest is a heap copy of its exact size.
  *
- * ngx_http_smile_webhook_sig_equal() is checked against memcmp() on two
+ * smile_sig_equal() is checked against memcmp() on two
  * 64-byte digests from the input, on a digest and itself, and on a digest
  * and a copy with one byte xored with an input-derived mask (equal exactly
  * when the mask is 0); it must return 0 or 1.
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 #include "fuzz_common.h"
 
 
@@ -101,7 +101,7 @@ fuzz_decode_both(const char *what, const unsigned char *hex, size_t len,
     copy = fuzz_dup(hex, len);
     got = fuzz_alloc(FUZZ_SIG_LEN);
 
-    rc = ngx_http_smile_webhook_sig_decode(copy, len, got);
+    rc = smile_sig_decode(copy, len, got);
     ref = fuzz_ref_decode(hex, len, out);
 
     if (rc != 0 && rc != -1) {
@@ -134,7 +134,7 @@ fuzz_equal(const unsigned char *a, const unsigned char *b)
     ca = fuzz_dup(a, FUZZ_SIG_LEN);
     cb = fuzz_dup(b, FUZZ_SIG_LEN);
 
-    rc = ngx_http_smile_webhook_sig_equal(ca, cb);
+    rc = smile_sig_equal(ca, cb);
 
     if (rc != 0 && rc != 1) {
         fuzz_fail("sig_equal returned %d", rc);

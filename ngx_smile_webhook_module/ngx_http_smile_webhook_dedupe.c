@@ -444,7 +444,7 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     ngx_pid_t                              dead;
     ngx_uint_t                             evicted;
     ngx_shm_zone_t                        *zone;
-    ngx_http_smile_webhook_field_t        *id;
+    smile_field_t        *id;
     ngx_http_smile_webhook_dedupe_t       *dd;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
 
@@ -562,7 +562,7 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_http_request_t *r)
 {
     ngx_int_t                              delivered;
-    ngx_http_smile_webhook_field_t        *id;
+    smile_field_t        *id;
     ngx_http_smile_webhook_dedupe_t       *dd;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
 

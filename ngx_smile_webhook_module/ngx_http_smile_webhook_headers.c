@@ -58,7 +58,7 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
     ngx_str_t                       *result;
-    ngx_http_smile_webhook_event_t  *ev;
+    smile_event_t  *ev;
 
     if (ngx_http_smile_webhook_strip(r) != NGX_OK) {
         return NGX_ERROR;

@@ -355,7 +355,7 @@ ngx_http_smile_webhook_precheck(ngx_http_request_t *r,
     }
 
     if (n > 1
-        || ngx_http_smile_webhook_sig_decode(sig->value.data, sig->value.len,
+        || smile_sig_decode(sig->value.data, sig->value.len,
                                              ctx->sig)
            != 0)
     {
@@ -391,13 +391,13 @@ ngx_http_smile_webhook_start(ngx_http_request_t *r,
     secret = ctx->conf->secrets->elts;
 
     ctx->hmacs = ngx_pcalloc(r->pool,
-                             n * sizeof(ngx_http_smile_webhook_hmac_t));
+                             n * sizeof(smile_hmac_t));
     if (ctx->hmacs == NULL) {
         return NGX_ERROR;
     }
 
     for (i = 0; i < n; i++) {
-        if (ngx_http_smile_webhook_hmac_start(&ctx->hmacs[i], &secret[i].key)
+        if (smile_hmac_start(&ctx->hmacs[i], &secret[i].key)
             != 0)
         {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -406,7 +406,7 @@ ngx_http_smile_webhook_start(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_smile_webhook_event_init(&ctx->event) != 0) {
+    if (smile_event_init(&ctx->event) != 0) {
         return NGX_ERROR;
     }
 
@@ -434,7 +434,7 @@ ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx, u_char *p,
     n = ctx->conf->secrets->nelts;
 
     for (i = 0; i < n; i++) {
-        if (ngx_http_smile_webhook_hmac_update(&ctx->hmacs[i], p, len) != 0) {
+        if (smile_hmac_update(&ctx->hmacs[i], p, len) != 0) {
             ctx->failed = 1;
             return NGX_ERROR;
         }
@@ -442,7 +442,7 @@ ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx, u_char *p,
 
     ctx->received += len;
 
-    ngx_http_smile_webhook_event_feed(&ctx->event, p, len);
+    smile_event_feed(&ctx->event, p, len);
 
     return NGX_OK;
 }
@@ -495,7 +495,7 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
 {
     int                               rc;
     ngx_uint_t                        i, n;
-    u_char                            mac[NGX_SMILE_SIG_LEN];
+    u_char                            mac[SMILE_SIG_LEN];
     ngx_http_smile_webhook_secret_t  *secret;
 
     n = ctx->conf->secrets->nelts;
@@ -503,7 +503,7 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
 
     for (i = 0; i < n && !ctx->failed; i++) {
 
-        if (ngx_http_smile_webhook_hmac_final(&ctx->hmacs[i], &secret[i].key,
+        if (smile_hmac_final(&ctx->hmacs[i], &secret[i].key,
                                               mac)
             != 0)
         {
@@ -513,7 +513,7 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
             break;
         }
 
-        if (ngx_http_smile_webhook_sig_equal(mac, ctx->sig)
+        if (smile_sig_equal(mac, ctx->sig)
             && ctx->matched == NULL)
         {
             ctx->matched = &secret[i];
@@ -524,7 +524,7 @@ ngx_http_smile_webhook_check(ngx_http_request_t *r,
 
     /* finished even for a bad signature: the log line names the event id */
 
-    rc = ngx_http_smile_webhook_event_finish(&ctx->event);
+    rc = smile_event_finish(&ctx->event);
 
     if (ctx->matched == NULL) {
         return NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE;
@@ -552,7 +552,7 @@ ngx_http_smile_webhook_policy(ngx_http_request_t *r,
     long long                           created;
     ngx_str_t                          *type;
     ngx_uint_t                          i;
-    ngx_http_smile_webhook_event_t     *ev;
+    smile_event_t     *ev;
     ngx_http_smile_webhook_loc_conf_t  *swlcf;
 
     swlcf = ctx->conf;
@@ -578,7 +578,7 @@ ngx_http_smile_webhook_policy(ngx_http_request_t *r,
     if (swlcf->max_age) {
 
         if (ev->created_at.len == 0
-            || ngx_http_smile_webhook_parse_time(ev->created_at.data,
+            || smile_parse_time(ev->created_at.data,
                                                  ev->created_at.len, &created)
                != 0)
         {
@@ -698,8 +698,8 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
     ngx_str_t                       *name;
     ngx_uint_t                       level, report;
     const char                      *reason, *mode;
-    ngx_http_smile_webhook_event_t  *ev;
-    u_char                           id[NGX_SMILE_ID_MAX + 64];
+    smile_event_t  *ev;
+    u_char                           id[SMILE_ID_MAX + 64];
 
     ev = &ctx->event;
     name = ngx_http_smile_webhook_result_name(ctx->result);
@@ -834,11 +834,11 @@ ngx_http_smile_webhook_cleanup(void *data)
 
     if (ctx->hmacs) {
         for (i = 0; i < ctx->conf->secrets->nelts; i++) {
-            ngx_http_smile_webhook_hmac_free(&ctx->hmacs[i]);
+            smile_hmac_free(&ctx->hmacs[i]);
         }
     }
 
-    ngx_http_smile_webhook_event_free(&ctx->event);
+    smile_event_free(&ctx->event);
 }
 
 
@@ -1273,7 +1273,7 @@ ngx_http_smile_webhook_add_secret(ngx_conf_t *cf,
                       - s->name.data;
     }
 
-    if (ngx_http_smile_webhook_hmac_key_init(&s->key, secret, len) != 0) {
+    if (smile_hmac_key_init(&s->key, secret, len) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "HMAC-SHA512 key setup failed");
         return NGX_ERROR;
@@ -1294,7 +1294,7 @@ ngx_http_smile_webhook_free_keys(void *data)
     s = secrets->elts;
 
     for (i = 0; i < secrets->nelts; i++) {
-        ngx_http_smile_webhook_hmac_key_free(&s[i].key);
+        smile_hmac_key_free(&s[i].key);
     }
 }
 
@@ -1436,7 +1436,7 @@ ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (!ngx_http_smile_webhook_is_type(value[i].data, value[i].len)) {
+        if (!smile_is_type(value[i].data, value[i].len)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid event type \"%V\" in \"%V\", "
                                "it must be 1 to 64 of A-Z, 0-9 and _",
@@ -1588,5 +1588,5 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
 static void
 ngx_http_smile_webhook_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_smile_webhook_pure_exit();
+    smile_exit();
 }

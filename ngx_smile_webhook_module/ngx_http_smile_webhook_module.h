@@ -14,7 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
 #define NGX_HTTP_SMILE_WEBHOOK_OFF      0
@@ -54,7 +54,7 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                           name;
-    ngx_http_smile_webhook_hmac_key_t   key;
+    smile_hmac_key_t   key;
 } ngx_http_smile_webhook_secret_t;
 
 
@@ -90,16 +90,16 @@ typedef struct {
     ngx_http_smile_webhook_result_e     result;
     ngx_int_t                           status;     /* phase verdict */
 
-    ngx_http_smile_webhook_hmac_t      *hmacs;      /* one per secret */
+    smile_hmac_t      *hmacs;      /* one per secret */
     ngx_http_smile_webhook_secret_t    *matched;
     const char                         *reason;     /* of a policy result */
-    ngx_http_smile_webhook_event_t      event;
+    smile_event_t      event;
 
     ngx_shm_zone_t                     *dedupe;     /* holds the id */
     void                               *dedupe_node;
     off_t                               received;
 
-    u_char                              sig[NGX_SMILE_SIG_LEN];
+    u_char                              sig[SMILE_SIG_LEN];
 
     unsigned                            hashing:1;
     unsigned                            failed:1;   /* OpenSSL failed */

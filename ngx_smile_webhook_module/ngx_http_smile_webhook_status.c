@@ -24,7 +24,7 @@
 typedef struct {
     ngx_atomic_t                count;
     ngx_atomic_t                len;
-    u_char                      name[NGX_SMILE_TYPE_MAX];
+    u_char                      name[SMILE_TYPE_MAX];
 } ngx_http_smile_webhook_type_slot_t;
 
 
@@ -108,7 +108,7 @@ void
 ngx_http_smile_webhook_count(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    ngx_http_smile_webhook_event_t      *ev;
+    smile_event_t      *ev;
     ngx_http_smile_webhook_counters_t   *c;
     ngx_http_smile_webhook_main_conf_t  *swmcf;
 
@@ -267,7 +267,7 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
            + sizeof(NGX_HTTP_SMILE_STATUS_EVENTS)
            + (NGX_HTTP_SMILE_STATUS_TYPES + 1)
              * (sizeof("smile_webhook_events_total{type=\"\"} \n")
-                + NGX_SMILE_TYPE_MAX + NGX_ATOMIC_T_LEN)
+                + SMILE_TYPE_MAX + NGX_ATOMIC_T_LEN)
            + sizeof(NGX_HTTP_SMILE_STATUS_BYTES) + 64
            + sizeof(NGX_HTTP_SMILE_STATUS_ENTRIES)
            + sizeof(NGX_HTTP_SMILE_STATUS_EVICTIONS)
@@ -352,7 +352,7 @@ ngx_http_smile_webhook_status_types(u_char *p, u_char *last,
     for (i = 0; i < NGX_HTTP_SMILE_STATUS_TYPES; i++) {
         len = s[i].len;
 
-        if (len == 0 || len > NGX_SMILE_TYPE_MAX) {
+        if (len == 0 || len > SMILE_TYPE_MAX) {
             continue;
         }
 

@@ -22,32 +22,32 @@ static ngx_http_variable_t  ngx_http_smile_webhook_vars[] = {
 
     { ngx_string("smile_event_id"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, id),
+      offsetof(smile_event_t, id),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_event_type"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, type),
+      offsetof(smile_event_t, type),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_event_version"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, version),
+      offsetof(smile_event_t, version),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_event_created_at"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, created_at),
+      offsetof(smile_event_t, created_at),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_user_id"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, user_id),
+      offsetof(smile_event_t, user_id),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_account_id"), NULL,
       ngx_http_smile_webhook_event_variable,
-      offsetof(ngx_http_smile_webhook_event_t, account_id),
+      offsetof(smile_event_t, account_id),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("smile_webhook_result"), NULL,
@@ -90,7 +90,7 @@ ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_http_smile_webhook_ctx_t    *ctx;
-    ngx_http_smile_webhook_field_t  *f;
+    smile_field_t  *f;
 
     ctx = ngx_http_smile_webhook_get_ctx(r->main);
 
@@ -99,7 +99,7 @@ ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    f = (ngx_http_smile_webhook_field_t *) ((u_char *) &ctx->event + data);
+    f = (smile_field_t *) ((u_char *) &ctx->event + data);
 
     if (f->len == 0) {
         v->not_found = 1;

@@ -20,7 +20,7 @@
 #include <openssl/hmac.h>
 #include <yajl/yajl_parse.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
 /* ------------------------------------------------------------------ */
@@ -358,7 +358,7 @@ decode(const void *hex, size_t len, unsigned char *out)
 
     copy = xmalloc(len);
     memcpy(copy, hex, len);
-    rc = ngx_http_smile_webhook_sig_decode(copy, len, out);
+    rc = smile_sig_decode(copy, len, out);
     free(copy);
 
     return rc;
@@ -369,9 +369,9 @@ static void
 test_sig_decode(void)
 {
     int            mode, rc, c, bad, iter;
-    char           hex[2 * NGX_SMILE_SIG_LEN + 16], buf[300];
+    char           hex[2 * SMILE_SIG_LEN + 16], buf[300];
     size_t         i, k;
-    unsigned char  raw[NGX_SMILE_SIG_LEN], out[NGX_SMILE_SIG_LEN];
+    unsigned char  raw[SMILE_SIG_LEN], out[SMILE_SIG_LEN];
     static const size_t  wrong[] = { 0, 1, 2, 64, 126, 127, 129, 130, 256 };
     static const char   *names[] = { "lowercase", "uppercase", "mixed-case" };
 
@@ -557,7 +557,7 @@ test_sig_equal(void)
 {
     int            bad;
     size_t         i, bit;
-    unsigned char  a[NGX_SMILE_SIG_LEN], b[NGX_SMILE_SIG_LEN];
+    unsigned char  a[SMILE_SIG_LEN], b[SMILE_SIG_LEN];
 
     section = "sig_equal";
 
@@ -565,36 +565,36 @@ test_sig_equal(void)
     rng_fill(a, sizeof(a));
     memcpy(b, a, sizeof(a));
 
-    CHECK(ngx_http_smile_webhook_sig_equal(a, b) == 1, "equal digests");
-    CHECK(ngx_http_smile_webhook_sig_equal(a, a) == 1, "same pointer");
+    CHECK(smile_sig_equal(a, b) == 1, "equal digests");
+    CHECK(smile_sig_equal(a, a) == 1, "same pointer");
 
     b[0] ^= 0x01;
-    CHECK(ngx_http_smile_webhook_sig_equal(a, b) == 0, "first byte differs");
+    CHECK(smile_sig_equal(a, b) == 0, "first byte differs");
     b[0] ^= 0x01;
 
     b[63] ^= 0x80;
-    CHECK(ngx_http_smile_webhook_sig_equal(a, b) == 0, "last byte differs");
+    CHECK(smile_sig_equal(a, b) == 0, "last byte differs");
     b[63] ^= 0x80;
 
     b[32] ^= 0xff;
-    CHECK(ngx_http_smile_webhook_sig_equal(a, b) == 0, "middle byte differs");
+    CHECK(smile_sig_equal(a, b) == 0, "middle byte differs");
     b[32] ^= 0xff;
 
     memset(a, 0, sizeof(a));
     memset(b, 0, sizeof(b));
-    CHECK(ngx_http_smile_webhook_sig_equal(a, b) == 1, "zero digests equal");
+    CHECK(smile_sig_equal(a, b) == 1, "zero digests equal");
 
     /* every single-bit difference */
     rng_fill(a, sizeof(a));
     bad = 0;
 
-    for (i = 0; i < NGX_SMILE_SIG_LEN; i++) {
+    for (i = 0; i < SMILE_SIG_LEN; i++) {
         for (bit = 0; bit < 8; bit++) {
             memcpy(b, a, sizeof(a));
             b[i] ^= (unsigned char) (1u << bit);
 
-            if (ngx_http_smile_webhook_sig_equal(a, b) != 0
-                || ngx_http_smile_webhook_sig_equal(b, a) != 0)
+            if (smile_sig_equal(a, b) != 0
+                || smile_sig_equal(b, a) != 0)
             {
                 bad++;
             }
@@ -604,7 +604,7 @@ test_sig_equal(void)
     CHECK(bad == 0, "%d single-bit differences compared equal", bad);
 
     memcpy(b, a, sizeof(a));
-    CHECK(ngx_http_smile_webhook_sig_equal(b, a) == 1, "equal after loop");
+    CHECK(smile_sig_equal(b, a) == 1, "equal after loop");
 }
 
 
@@ -620,7 +620,7 @@ hmac_oneshot(const unsigned char *key, size_t klen, const unsigned char *msg,
 
     if (HMAC(EVP_sha512(), klen ? key : &dummy, (int) klen,
              mlen ? msg : &dummy, mlen, out, &n) == NULL
-        || n != NGX_SMILE_SIG_LEN)
+        || n != SMILE_SIG_LEN)
     {
         fprintf(stderr, "one-shot HMAC failed\n");
         exit(2);
@@ -630,14 +630,14 @@ hmac_oneshot(const unsigned char *key, size_t klen, const unsigned char *msg,
 
 /* streaming HMAC over msg, cut by the plan; each chunk is a heap copy */
 static int
-hmac_stream(const ngx_http_smile_webhook_hmac_key_t *key,
-    ngx_http_smile_webhook_hmac_t *h, const unsigned char *msg,
+hmac_stream(const smile_hmac_key_t *key,
+    smile_hmac_t *h, const unsigned char *msg,
     const plan_t *pl, unsigned char *out)
 {
     size_t          i, off;
     unsigned char  *copy;
 
-    if (ngx_http_smile_webhook_hmac_start(h, key) != 0) {
+    if (smile_hmac_start(h, key) != 0) {
         return -1;
     }
 
@@ -645,7 +645,7 @@ hmac_stream(const ngx_http_smile_webhook_hmac_key_t *key,
         copy = xmalloc(pl->len[i]);
         memcpy(copy, msg + off, pl->len[i]);
 
-        if (ngx_http_smile_webhook_hmac_update(h, copy, pl->len[i]) != 0) {
+        if (smile_hmac_update(h, copy, pl->len[i]) != 0) {
             free(copy);
             return -1;
         }
@@ -654,14 +654,14 @@ hmac_stream(const ngx_http_smile_webhook_hmac_key_t *key,
         off += pl->len[i];
     }
 
-    return ngx_http_smile_webhook_hmac_final(h, key, out);
+    return smile_hmac_final(h, key, out);
 }
 
 
 static int
 hex_to(const char *hex, unsigned char *out)
 {
-    return ngx_http_smile_webhook_sig_decode((const unsigned char *) hex,
+    return smile_sig_decode((const unsigned char *) hex,
                                              strlen(hex), out);
 }
 
@@ -671,8 +671,8 @@ test_hmac_vectors(void)
 {
     unsigned char                      want[64], got[64], key131[131];
     plan_t                             pl;
-    ngx_http_smile_webhook_hmac_t      h;
-    ngx_http_smile_webhook_hmac_key_t  key;
+    smile_hmac_t      h;
+    smile_hmac_key_t  key;
 
     static const char  tc2_msg[] = "what do ya want for nothing?";
     static const char  tc6_msg[] =
@@ -685,7 +685,7 @@ test_hmac_vectors(void)
                  "ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b"
                  "636e070a38bce737", want) == 0, "vector decodes");
 
-    CHECK(ngx_http_smile_webhook_hmac_key_init(&key,
+    CHECK(smile_hmac_key_init(&key,
                           (const unsigned char *) "Jefe", 4) == 0, "key init");
 
     memset(&h, 0, sizeof(h));
@@ -693,8 +693,8 @@ test_hmac_vectors(void)
     CHECK(hmac_stream(&key, &h, (const unsigned char *) tc2_msg, &pl, got)
           == 0 && memcmp(got, want, 64) == 0, "RFC 4231 test case 2");
     plan_free(&pl);
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_free(&h);
+    smile_hmac_key_free(&key);
 
     /* RFC 4231 test case 6: a 131-byte key, hashed first */
     CHECK(hex_to("80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b0137"
@@ -702,7 +702,7 @@ test_hmac_vectors(void)
                  "8b915a985d786598", want) == 0, "vector decodes");
 
     memset(key131, 0xaa, sizeof(key131));
-    CHECK(ngx_http_smile_webhook_hmac_key_init(&key, key131, 131) == 0,
+    CHECK(smile_hmac_key_init(&key, key131, 131) == 0,
           "key init");
 
     memset(&h, 0, sizeof(h));
@@ -710,11 +710,11 @@ test_hmac_vectors(void)
     CHECK(hmac_stream(&key, &h, (const unsigned char *) tc6_msg, &pl, got)
           == 0 && memcmp(got, want, 64) == 0, "RFC 4231 test case 6");
     plan_free(&pl);
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_free(&h);
+    smile_hmac_key_free(&key);
 
     /* key_free is idempotent */
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_key_free(&key);
     CHECK(key.inner == NULL && key.outer == NULL, "key_free clears");
 
 }
@@ -727,8 +727,8 @@ test_hmac_random(void)
     size_t                              ki, mi, kn, s;
     unsigned char                      *kbuf, *msg, want[64], got[64];
     plan_t                              pl;
-    ngx_http_smile_webhook_hmac_t       h;
-    ngx_http_smile_webhook_hmac_key_t   key;
+    smile_hmac_t       h;
+    smile_hmac_key_t   key;
 
     static const size_t  klens[] = { 1, 63, 64, 127, 128, 129, 200, 1000 };
     static const size_t  mlens[] = { 0, 1, 111, 112, 127, 128, 129, 1000,
@@ -745,7 +745,7 @@ test_hmac_random(void)
             rng_seed(100 * ki + kn);
             rng_fill(kbuf, klens[ki]);
 
-            if (ngx_http_smile_webhook_hmac_key_init(&key, kbuf, klens[ki])
+            if (smile_hmac_key_init(&key, kbuf, klens[ki])
                 != 0)
             {
                 CHECK(0, "key init, key length %zu", klens[ki]);
@@ -812,9 +812,9 @@ test_hmac_random(void)
                 }
             }
 
-            ngx_http_smile_webhook_hmac_free(&h);
+            smile_hmac_free(&h);
             CHECK(h.md == NULL, "hmac_free clears");
-            ngx_http_smile_webhook_hmac_key_free(&key);
+            smile_hmac_key_free(&key);
             free(kbuf);
         }
     }
@@ -827,14 +827,14 @@ test_hmac_random(void)
         rng_fill(msg, 300);
         hmac_oneshot(&dummy, 0, msg, 300, want);
 
-        if (ngx_http_smile_webhook_hmac_key_init(&key, &dummy, 0) == 0) {
+        if (smile_hmac_key_init(&key, &dummy, 0) == 0) {
             memset(&h, 0, sizeof(h));
             plan_random(&pl, 300, 5);
             CHECK(hmac_stream(&key, &h, msg, &pl, got) == 0
                   && memcmp(got, want, 64) == 0, "empty key");
             plan_free(&pl);
-            ngx_http_smile_webhook_hmac_free(&h);
-            ngx_http_smile_webhook_hmac_key_free(&key);
+            smile_hmac_free(&h);
+            smile_hmac_key_free(&key);
 
         } else {
             CHECK(0, "key init with an empty key failed");
@@ -854,8 +854,8 @@ test_hmac_reuse(void)
     unsigned char                      want[6][64], got[64], got2[64];
     size_t                             mlen[6] = { 0, 1, 128, 129, 333, 500 };
     plan_t                             pl;
-    ngx_http_smile_webhook_hmac_t      h, h2, fresh;
-    ngx_http_smile_webhook_hmac_key_t  key;
+    smile_hmac_t      h, h2, fresh;
+    smile_hmac_key_t  key;
 
     section = "hmac reuse";
 
@@ -867,7 +867,7 @@ test_hmac_reuse(void)
         hmac_oneshot(secret, sizeof(secret), msgs[i], mlen[i], want[i]);
     }
 
-    CHECK(ngx_http_smile_webhook_hmac_key_init(&key, secret, sizeof(secret))
+    CHECK(smile_hmac_key_init(&key, secret, sizeof(secret))
           == 0, "key init");
 
     /* the same context, start/update/final repeatedly; messages repeat */
@@ -893,8 +893,8 @@ test_hmac_reuse(void)
     plan_free(&pl);
 
     /* a restart abandons a half-fed message */
-    CHECK(ngx_http_smile_webhook_hmac_start(&h, &key) == 0
-          && ngx_http_smile_webhook_hmac_update(&h, msgs[5], 100) == 0,
+    CHECK(smile_hmac_start(&h, &key) == 0
+          && smile_hmac_update(&h, msgs[5], 100) == 0,
           "partial update");
     plan_whole(&pl, mlen[3]);
     CHECK(hmac_stream(&key, &h, msgs[3], &pl, got) == 0
@@ -902,7 +902,7 @@ test_hmac_reuse(void)
           "restart after an abandoned message");
     plan_free(&pl);
 
-    ngx_http_smile_webhook_hmac_free(&h);
+    smile_hmac_free(&h);
 
     /* a fresh context per message */
     for (i = 0; i < 6; i++) {
@@ -912,40 +912,40 @@ test_hmac_reuse(void)
               && memcmp(got, want[i], 64) == 0,
               "fresh context, message %d", i);
         plan_free(&pl);
-        ngx_http_smile_webhook_hmac_free(&fresh);
+        smile_hmac_free(&fresh);
     }
 
     /* two requests in flight at once with one key, interleaved updates */
     memset(&h, 0, sizeof(h));
     memset(&h2, 0, sizeof(h2));
 
-    CHECK(ngx_http_smile_webhook_hmac_start(&h, &key) == 0
-          && ngx_http_smile_webhook_hmac_start(&h2, &key) == 0,
+    CHECK(smile_hmac_start(&h, &key) == 0
+          && smile_hmac_start(&h2, &key) == 0,
           "two starts");
 
     for (j = 0; j < 500; j += 50) {
-        ngx_http_smile_webhook_hmac_update(&h, msgs[5] + j, 50);
+        smile_hmac_update(&h, msgs[5] + j, 50);
         if (j < 333) {
-            ngx_http_smile_webhook_hmac_update(&h2, msgs[4] + j,
+            smile_hmac_update(&h2, msgs[4] + j,
                                               333 - j < 50 ? 333 - j : 50);
         }
     }
 
-    CHECK(ngx_http_smile_webhook_hmac_final(&h2, &key, got2) == 0
+    CHECK(smile_hmac_final(&h2, &key, got2) == 0
           && memcmp(got2, want[4], 64) == 0, "interleaved: second request");
-    CHECK(ngx_http_smile_webhook_hmac_final(&h, &key, got) == 0
+    CHECK(smile_hmac_final(&h, &key, got) == 0
           && memcmp(got, want[5], 64) == 0, "interleaved: first request");
 
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_hmac_free(&h2);
-    ngx_http_smile_webhook_hmac_free(&h2);      /* idempotent */
+    smile_hmac_free(&h);
+    smile_hmac_free(&h2);
+    smile_hmac_free(&h2);      /* idempotent */
 
     /* two keys, one context switching between them */
     {
         unsigned char                      want_b[64];
-        ngx_http_smile_webhook_hmac_key_t  key_b;
+        smile_hmac_key_t  key_b;
 
-        CHECK(ngx_http_smile_webhook_hmac_key_init(&key_b,
+        CHECK(smile_hmac_key_init(&key_b,
                           (const unsigned char *) "another secret", 14) == 0,
               "second key init");
         hmac_oneshot((const unsigned char *) "another secret", 14, msgs[2],
@@ -960,11 +960,11 @@ test_hmac_reuse(void)
         CHECK(memcmp(want[2], want_b, 64) != 0, "different keys differ");
         plan_free(&pl);
 
-        ngx_http_smile_webhook_hmac_free(&h);
-        ngx_http_smile_webhook_hmac_key_free(&key_b);
+        smile_hmac_free(&h);
+        smile_hmac_key_free(&key_b);
     }
 
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_key_free(&key);
 }
 
 
@@ -1025,12 +1025,12 @@ test_hmac_doc_events(void)
     char                               path[128];
     unsigned char                     *body, want[64], got[64];
     plan_t                             pl;
-    ngx_http_smile_webhook_hmac_t      h;
-    ngx_http_smile_webhook_hmac_key_t  key;
+    smile_hmac_t      h;
+    smile_hmac_key_t  key;
 
     section = "hmac t/events";
 
-    CHECK(ngx_http_smile_webhook_hmac_key_init(&key,
+    CHECK(smile_hmac_key_init(&key,
               (const unsigned char *) DOC_SECRET, sizeof(DOC_SECRET) - 1) == 0,
           "key init");
 
@@ -1101,15 +1101,15 @@ test_hmac_doc_events(void)
         body[len / 2] ^= 1;
         plan_whole(&pl, len);
         CHECK(hmac_stream(&key, &h, body, &pl, got) == 0
-              && !ngx_http_smile_webhook_sig_equal(got, want),
+              && !smile_sig_equal(got, want),
               "%s: flipped bit must not verify", path);
         plan_free(&pl);
 
         free(body);
     }
 
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_free(&h);
+    smile_hmac_key_free(&key);
 }
 
 
@@ -1119,12 +1119,12 @@ test_hmac_doc_events(void)
 typedef struct {
     int                              rc;
     const char                      *error;
-    ngx_http_smile_webhook_field_t   id;
-    ngx_http_smile_webhook_field_t   type;
-    ngx_http_smile_webhook_field_t   created_at;
-    ngx_http_smile_webhook_field_t   version;
-    ngx_http_smile_webhook_field_t   user_id;
-    ngx_http_smile_webhook_field_t   account_id;
+    smile_field_t   id;
+    smile_field_t   type;
+    smile_field_t   created_at;
+    smile_field_t   version;
+    smile_field_t   user_id;
+    smile_field_t   account_id;
 } result_t;
 
 
@@ -1133,11 +1133,11 @@ parse(const unsigned char *body, const plan_t *pl, result_t *r)
 {
     size_t                           i, off;
     unsigned char                   *copy;
-    ngx_http_smile_webhook_event_t   ev;
+    smile_event_t   ev;
 
     memset(r, 0, sizeof(*r));
 
-    if (ngx_http_smile_webhook_event_init(&ev) != 0) {
+    if (smile_event_init(&ev) != 0) {
         fprintf(stderr, "event_init failed\n");
         exit(2);
     }
@@ -1147,12 +1147,12 @@ parse(const unsigned char *body, const plan_t *pl, result_t *r)
          * keep pointers into a buffer that nginx reuses */
         copy = xmalloc(pl->len[i]);
         memcpy(copy, body + off, pl->len[i]);
-        ngx_http_smile_webhook_event_feed(&ev, copy, pl->len[i]);
+        smile_event_feed(&ev, copy, pl->len[i]);
         free(copy);
         off += pl->len[i];
     }
 
-    r->rc = ngx_http_smile_webhook_event_finish(&ev);
+    r->rc = smile_event_finish(&ev);
     r->error = ev.error;
     r->id = ev.id;
     r->type = ev.type;
@@ -1161,13 +1161,13 @@ parse(const unsigned char *body, const plan_t *pl, result_t *r)
     r->user_id = ev.user_id;
     r->account_id = ev.account_id;
 
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 }
 
 
 static int
-field_eq(const ngx_http_smile_webhook_field_t *a,
-    const ngx_http_smile_webhook_field_t *b)
+field_eq(const smile_field_t *a,
+    const smile_field_t *b)
 {
     return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }
@@ -1189,7 +1189,7 @@ result_eq(const result_t *a, const result_t *b)
 
 /* independent re-implementations of the safe patterns */
 static int
-in_set(const ngx_http_smile_webhook_field_t *f, const char *set, size_t max)
+in_set(const smile_field_t *f, const char *set, size_t max)
 {
     size_t  i;
 
@@ -1271,7 +1271,7 @@ typedef struct {
 
 
 static int
-field_is(const ngx_http_smile_webhook_field_t *f, const char *want)
+field_is(const smile_field_t *f, const char *want)
 {
     if (want == NULL) {
         return f->len == 0;
@@ -1962,7 +1962,7 @@ test_hostile(void)
 
 /*
  * Nesting: the top-level object is depth 1; each nested object or array
- * adds one.  The limit is NGX_SMILE_MAX_DEPTH (256) levels in total.
+ * adds one.  The limit is SMILE_MAX_DEPTH (256) levels in total.
  */
 
 static size_t
@@ -2027,7 +2027,7 @@ test_depth(void)
                          objects ? "objects" : "arrays",
                          in_data ? ", inside data" : "");
                 check_event(name, (unsigned char *) buf, len,
-                            d <= NGX_SMILE_MAX_DEPTH ? &ok : &err,
+                            d <= SMILE_MAX_DEPTH ? &ok : &err,
                             (d == 256 || d == 257) ? 10 : 2,
                             d == 256 || d == 257, d == 256 || d == 257);
             }
@@ -2097,36 +2097,36 @@ parse_timed(const unsigned char *body, const plan_t *pl, result_t *r,
 {
     size_t                           i, off;
     double                           start, t;
-    ngx_http_smile_webhook_event_t   ev;
+    smile_event_t   ev;
 
     memset(r, 0, sizeof(*r));
 
-    if (ngx_http_smile_webhook_event_init(&ev) != 0) {
+    if (smile_event_init(&ev) != 0) {
         exit(2);
     }
 
     start = now();
 
     for (i = 0, off = 0; i < pl->n; i++) {
-        ngx_http_smile_webhook_event_feed(&ev, body + off, pl->len[i]);
+        smile_event_feed(&ev, body + off, pl->len[i]);
         off += pl->len[i];
 
         if ((i & 63) == 0 && now() - start > limit) {
             t = now() - start;
-            ngx_http_smile_webhook_event_free(&ev);
+            smile_event_free(&ev);
             r->rc = -2;
             return -t;
         }
     }
 
-    r->rc = ngx_http_smile_webhook_event_finish(&ev);
+    r->rc = smile_event_finish(&ev);
     r->error = ev.error;
     r->id = ev.id;
     r->type = ev.type;
     r->user_id = ev.user_id;
     t = now() - start;
 
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     return t;
 }
@@ -2276,7 +2276,7 @@ test_big(void)
 
 
 /*
- * Long strings.  The parser feeds yajl only the first NGX_SMILE_STRING_FED
+ * Long strings.  The parser feeds yajl only the first SMILE_STRING_FED
  * bytes of a string and checks the rest itself (yajl re-reads a partial
  * token from its start on every call).  Whatever sits at or around that
  * boundary, the verdict must be the oracle's on the whole body (plain yajl
@@ -2532,8 +2532,8 @@ test_long_strings(void)
      */
     for (as_key = 0; as_key < 2; as_key++) {
         for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
-            for (fill = NGX_SMILE_STRING_FED - 8;
-                 fill <= NGX_SMILE_STRING_FED + 8; fill++)
+            for (fill = SMILE_STRING_FED - 8;
+                 fill <= SMILE_STRING_FED + 8; fill++)
             {
                 len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
                                         fill, pieces[i].s, pieces[i].len,
@@ -2570,7 +2570,7 @@ test_long_strings(void)
 
             /* every split point for the piece right at the limit */
             len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
-                                    NGX_SMILE_STRING_FED - 1, pieces[i].s,
+                                    SMILE_STRING_FED - 1, pieces[i].s,
                                     pieces[i].len,
                                     as_key ? "tail\":1}" : "tail\"}");
             snprintf(name, sizeof(name), "%s across the limit (%s), every "
@@ -2580,7 +2580,7 @@ test_long_strings(void)
     }
 
     /* exactly at the limit, one over, far over; in a value and a key */
-    for (fill = NGX_SMILE_STRING_FED - 2; fill <= NGX_SMILE_STRING_FED + 2;
+    for (fill = SMILE_STRING_FED - 2; fill <= SMILE_STRING_FED + 2;
          fill++)
     {
         len = build_string_body(buf, PREFIX_X, fill, "", 0, "\"}");
@@ -2717,7 +2717,7 @@ test_scan_offsets(void)
 
     static const size_t  ranges[][2] = {
         { 0, 80 },
-        { NGX_SMILE_STRING_FED - 70, NGX_SMILE_STRING_FED + 140 },
+        { SMILE_STRING_FED - 70, SMILE_STRING_FED + 140 },
         { 1000, 1070 },
     };
 
@@ -2930,7 +2930,7 @@ test_oracle_utf8(void)
  * byte and nothing after it, the same for every split.
  */
 
-#define STRICT_FILL_LONG  200    /* > NGX_SMILE_STRING_FED: elided */
+#define STRICT_FILL_LONG  200    /* > SMILE_STRING_FED: elided */
 
 static void
 test_strict_utf8(void)
@@ -3100,7 +3100,7 @@ test_strict_utf8(void)
 }
 
 
-/* numbers and literals: at most NGX_SMILE_TOKEN_MAX bytes */
+/* numbers and literals: at most SMILE_TOKEN_MAX bytes */
 
 static void
 test_tokens(void)
@@ -3121,7 +3121,7 @@ test_tokens(void)
     memset(&err, 0, sizeof(err));
     err.rc = -1;
 
-    for (n = NGX_SMILE_TOKEN_MAX - 2; n <= NGX_SMILE_TOKEN_MAX + 2; n++) {
+    for (n = SMILE_TOKEN_MAX - 2; n <= SMILE_TOKEN_MAX + 2; n++) {
         len = sprintf(buf, "{\"id\":\"a\"," T ",\"n\":");
         memset(buf + len, '7', n);
         len += n;
@@ -3129,7 +3129,7 @@ test_tokens(void)
 
         snprintf(name, sizeof(name), "%zu-digit number", n);
         check_event(name, (unsigned char *) buf, len,
-                    n <= NGX_SMILE_TOKEN_MAX ? &exp : &err, 10, 1, 1);
+                    n <= SMILE_TOKEN_MAX ? &exp : &err, 10, 1, 1);
 
         /* a long number in an array, then whitespace */
         len = sprintf(buf, "{\"id\":\"a\"," T ",\"n\":[1, ");
@@ -3139,15 +3139,15 @@ test_tokens(void)
 
         snprintf(name, sizeof(name), "%zu-digit number in an array", n);
         check_event(name, (unsigned char *) buf, len,
-                    n <= NGX_SMILE_TOKEN_MAX ? &exp : &err, 10, 1, 1);
+                    n <= SMILE_TOKEN_MAX ? &exp : &err, 10, 1, 1);
     }
 
     /* many numbers, each under the limit: fine */
     len = sprintf(buf, "{\"id\":\"a\"," T ",\"n\":[");
 
     for (n = 0; n < 40; n++) {
-        memset(buf + len, '9', NGX_SMILE_TOKEN_MAX);
-        len += NGX_SMILE_TOKEN_MAX;
+        memset(buf + len, '9', SMILE_TOKEN_MAX);
+        len += SMILE_TOKEN_MAX;
         buf[len++] = n < 39 ? ',' : ']';
     }
 
@@ -3279,7 +3279,7 @@ test_differential(void)
             size_t  bad_at = (size_t) -1;
 
             if (rng_below(2)) {
-                bad_at = rng_below(2) ? NGX_SMILE_STRING_FED - 8
+                bad_at = rng_below(2) ? SMILE_STRING_FED - 8
                                         + rng_below(24)
                                       : rng_below(n);
             }
@@ -3423,8 +3423,8 @@ test_small_feed_cost(void)
 
     for (i = 0; len < 1024 * 1024; i++) {
         buf[len++] = '"';
-        memset(buf + len, 's', NGX_SMILE_STRING_FED - 1);
-        len += NGX_SMILE_STRING_FED - 1;
+        memset(buf + len, 's', SMILE_STRING_FED - 1);
+        len += SMILE_STRING_FED - 1;
         buf[len++] = '"';
         buf[len++] = ',';
     }
@@ -3437,21 +3437,21 @@ test_small_feed_cost(void)
     plan_free(&pl);
 
     CHECK(t >= 0 && r.rc == 0, "1 MB of %d-byte strings, 1-byte feeds: "
-          "rc %d, %.2fs", NGX_SMILE_STRING_FED - 1, r.rc, t < 0 ? -t : t);
+          "rc %d, %.2fs", SMILE_STRING_FED - 1, r.rc, t < 0 ? -t : t);
     CHECK(t >= 0 && t < 2 * mb, "1-byte feeds of short strings: %.2fs per MB",
           (t < 0 ? -t : t) / mb);
 
     if (getenv("UNIT_VERBOSE")) {
         printf("  strings of %d bytes, 1-byte feeds: %.3fs per MB\n",
-               NGX_SMILE_STRING_FED - 1, t / mb);
+               SMILE_STRING_FED - 1, t / mb);
     }
 
     /* 1 MB of numbers just under the token limit */
     len = sprintf(buf, "{\"id\":\"a\"," T ",\"n\":[");
 
     for (i = 0; len < 1024 * 1024; i++) {
-        memset(buf + len, '5', NGX_SMILE_TOKEN_MAX);
-        len += NGX_SMILE_TOKEN_MAX;
+        memset(buf + len, '5', SMILE_TOKEN_MAX);
+        len += SMILE_TOKEN_MAX;
         buf[len++] = ',';
     }
 
@@ -3463,13 +3463,13 @@ test_small_feed_cost(void)
     plan_free(&pl);
 
     CHECK(t >= 0 && r.rc == 0, "1 MB of %d-digit numbers, 1-byte feeds: "
-          "rc %d, %.2fs", NGX_SMILE_TOKEN_MAX, r.rc, t < 0 ? -t : t);
+          "rc %d, %.2fs", SMILE_TOKEN_MAX, r.rc, t < 0 ? -t : t);
     CHECK(t >= 0 && t < 2 * mb, "1-byte feeds of long numbers: %.2fs per MB",
           (t < 0 ? -t : t) / mb);
 
     if (getenv("UNIT_VERBOSE")) {
         printf("  numbers of %d digits, 1-byte feeds: %.3fs per MB\n",
-               NGX_SMILE_TOKEN_MAX, t / mb);
+               SMILE_TOKEN_MAX, t / mb);
     }
 
     free(buf);
@@ -3491,25 +3491,25 @@ test_patterns(void)
     for (c = 0; c < 256; c++) {
         s[0] = (unsigned char) c;
 
-        if (ngx_http_smile_webhook_is_type(s, 1)
+        if (smile_is_type(s, 1)
             != (c != 0 && strchr(SET_TYPE, c) != NULL))
         {
             bad++;
         }
 
-        if (ngx_http_smile_webhook_is_id(s, 1)
+        if (smile_is_id(s, 1)
             != (c != 0 && strchr(SET_ID, c) != NULL))
         {
             bad++;
         }
 
-        if (ngx_http_smile_webhook_is_time(s, 1)
+        if (smile_is_time(s, 1)
             != (c != 0 && strchr(SET_TIME, c) != NULL))
         {
             bad++;
         }
 
-        if (ngx_http_smile_webhook_is_version(s, 1)
+        if (smile_is_version(s, 1)
             != (c != 0 && strchr(DIGIT, c) != NULL))
         {
             bad++;
@@ -3519,27 +3519,27 @@ test_patterns(void)
     CHECK(bad == 0, "%d single-byte pattern answers wrong", bad);
 
     memset(s, 'A', sizeof(s));
-    CHECK(!ngx_http_smile_webhook_is_type(s, 0), "type empty");
-    CHECK(ngx_http_smile_webhook_is_type(s, 64), "type 64");
-    CHECK(!ngx_http_smile_webhook_is_type(s, 65), "type 65");
-    CHECK(!ngx_http_smile_webhook_is_id(s, 0), "id empty");
-    CHECK(ngx_http_smile_webhook_is_id(s, 128), "id 128");
-    CHECK(!ngx_http_smile_webhook_is_id(s, 129), "id 129");
-    CHECK(!ngx_http_smile_webhook_is_time(s, 0), "time empty");
-    CHECK(ngx_http_smile_webhook_is_time(s, 64), "time 64");
-    CHECK(!ngx_http_smile_webhook_is_time(s, 65), "time 65");
+    CHECK(!smile_is_type(s, 0), "type empty");
+    CHECK(smile_is_type(s, 64), "type 64");
+    CHECK(!smile_is_type(s, 65), "type 65");
+    CHECK(!smile_is_id(s, 0), "id empty");
+    CHECK(smile_is_id(s, 128), "id 128");
+    CHECK(!smile_is_id(s, 129), "id 129");
+    CHECK(!smile_is_time(s, 0), "time empty");
+    CHECK(smile_is_time(s, 64), "time 64");
+    CHECK(!smile_is_time(s, 65), "time 65");
 
     memset(s, '7', sizeof(s));
-    CHECK(!ngx_http_smile_webhook_is_version(s, 0), "version empty");
-    CHECK(ngx_http_smile_webhook_is_version(s, 10), "version 10");
-    CHECK(!ngx_http_smile_webhook_is_version(s, 11), "version 11");
+    CHECK(!smile_is_version(s, 0), "version empty");
+    CHECK(smile_is_version(s, 10), "version 10");
+    CHECK(!smile_is_version(s, 11), "version 11");
 
     /* a bad byte at the end is seen */
     memset(s, 'A', sizeof(s));
     s[63] = 'a';
-    CHECK(!ngx_http_smile_webhook_is_type(s, 64), "type, bad last byte");
+    CHECK(!smile_is_type(s, 64), "type, bad last byte");
     s[127] = '\n';
-    CHECK(!ngx_http_smile_webhook_is_id(s, 128), "id, bad last byte");
+    CHECK(!smile_is_id(s, 128), "id, bad last byte");
 }
 
 
@@ -3552,7 +3552,7 @@ test_lifecycle(void)
     size_t                          i;
     const char                     *err;
     unsigned char                  *big;
-    ngx_http_smile_webhook_event_t  ev;
+    smile_event_t  ev;
 
     static const char  good[] = "{\"id\":\"a\"," T "}";
     static const char  bad[] = "{\"id\":\"a\",\"id\":\"b\"}";
@@ -3560,114 +3560,114 @@ test_lifecycle(void)
     section = "event lifecycle";
 
     /* init, free */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_free(&ev);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_free(&ev);
     CHECK(ev.yajl == NULL, "free clears the handle");
-    ngx_http_smile_webhook_event_free(&ev);         /* twice is harmless */
+    smile_event_free(&ev);         /* twice is harmless */
 
     /* init, empty feed, free */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) "", 0);
-    ngx_http_smile_webhook_event_free(&ev);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) "", 0);
+    smile_event_free(&ev);
 
     /* init, finish without feed, free */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    rc = ngx_http_smile_webhook_event_finish(&ev);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    rc = smile_event_finish(&ev);
     CHECK(rc == -1 && ev.error != NULL, "finish without feed: rc %d", rc);
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* a client gone mid-body: partial feed, no finish */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) good, 10);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) good, 10);
     CHECK(ev.error == NULL, "partial body: no error yet");
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* partial feed that ends inside a long string (yajl buffers it) */
     big = xmalloc(100000);
     memcpy(big, "{\"id\":\"a\",\"x\":\"", 15);
     memset(big + 15, 'z', 100000 - 15);
 
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
+    CHECK(smile_event_init(&ev) == 0, "init");
 
     for (i = 0; i < 100000; i += 1000) {
-        ngx_http_smile_webhook_event_feed(&ev, big + i, 1000);
+        smile_event_feed(&ev, big + i, 1000);
     }
 
     CHECK(ev.error == NULL, "partial long string: no error yet");
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* and the same finished: premature EOF */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, big, 100000);
-    rc = ngx_http_smile_webhook_event_finish(&ev);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, big, 100000);
+    rc = smile_event_finish(&ev);
     CHECK(rc == -1 && ev.error != NULL, "unterminated long string: rc %d", rc);
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
     free(big);
 
     /* error, further feeds ignored, finish keeps the first error */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) bad,
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) bad,
                                       sizeof(bad) - 1);
     err = ev.error;
     CHECK(err != NULL && strstr(err, "duplicate"), "duplicate id error: %s",
           err ? err : "(null)");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) "}}}}", 4);
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) good,
+    smile_event_feed(&ev, (const unsigned char *) "}}}}", 4);
+    smile_event_feed(&ev, (const unsigned char *) good,
                                       sizeof(good) - 1);
     CHECK(ev.error == err, "the first error is kept");
-    rc = ngx_http_smile_webhook_event_finish(&ev);
+    rc = smile_event_finish(&ev);
     CHECK(rc == -1 && ev.error == err, "finish after error: rc %d", rc);
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* error, free without finish */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) "[1,", 3);
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) "[1,", 3);
     CHECK(ev.error != NULL, "array: error at once");
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* lexical error, free without finish */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) "{\"a\":x",
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) "{\"a\":x",
                                       6);
     CHECK(ev.error != NULL, "lexical error at once");
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* success, free; the fields survive finish */
-    CHECK(ngx_http_smile_webhook_event_init(&ev) == 0, "init");
-    ngx_http_smile_webhook_event_feed(&ev, (const unsigned char *) good,
+    CHECK(smile_event_init(&ev) == 0, "init");
+    smile_event_feed(&ev, (const unsigned char *) good,
                                       sizeof(good) - 1);
-    rc = ngx_http_smile_webhook_event_finish(&ev);
+    rc = smile_event_finish(&ev);
     CHECK(rc == 0 && ev.error == NULL, "good event: rc %d", rc);
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
     CHECK(ev.id.len == 1 && strcmp((char *) ev.id.data, "a") == 0
           && ev.type.len == 12
           && strcmp((char *) ev.type.data, "USER_CREATED") == 0,
           "fields survive free");
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_event_free(&ev);
 
     /* many parsers alive at once */
     {
-        ngx_http_smile_webhook_event_t  evs[50];
+        smile_event_t  evs[50];
 
         for (i = 0; i < 50; i++) {
-            CHECK(ngx_http_smile_webhook_event_init(&evs[i]) == 0, "init");
-            ngx_http_smile_webhook_event_feed(&evs[i],
+            CHECK(smile_event_init(&evs[i]) == 0, "init");
+            smile_event_feed(&evs[i],
                                               (const unsigned char *) good,
                                               i % (sizeof(good) - 1));
         }
 
         for (i = 0; i < 50; i++) {
-            ngx_http_smile_webhook_event_feed(&evs[i],
+            smile_event_feed(&evs[i],
                                   (const unsigned char *) good
                                   + i % (sizeof(good) - 1),
                                   sizeof(good) - 1 - i % (sizeof(good) - 1));
         }
 
         for (i = 0; i < 50; i++) {
-            rc = ngx_http_smile_webhook_event_finish(&evs[i]);
+            rc = smile_event_finish(&evs[i]);
             CHECK(rc == 0, "interleaved parser %zu: rc %d error %s", i, rc,
                   evs[i].error ? evs[i].error : "(null)");
-            ngx_http_smile_webhook_event_free(&evs[i]);
+            smile_event_free(&evs[i]);
         }
     }
 }
@@ -3747,7 +3747,7 @@ main(void)
     test_lifecycle();
     notes();
 
-    ngx_http_smile_webhook_pure_exit();
+    smile_exit();
 
     printf("%lu passed, %lu failed\n", passed, failed);
 

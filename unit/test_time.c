@@ -1,6 +1,6 @@
 
 /*
- * Unit tests for ngx_http_smile_webhook_parse_time(): RFC 3339 date-times
+ * Unit tests for smile_parse_time(): RFC 3339 date-times
  * (the signed "createdAt" that smile_webhook_max_age checks).  glibc's
  * timegm() is the oracle for a few hundred thousand random valid times;
  * the malformed inputs are written out or made by breaking valid ones.
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
 static unsigned long  passed, failed;
@@ -35,7 +35,7 @@ static unsigned long  passed, failed;
 static int
 parse(const char *s, long long *t)
 {
-    return ngx_http_smile_webhook_parse_time((const unsigned char *) s,
+    return smile_parse_time((const unsigned char *) s,
                                              strlen(s), t);
 }
 
@@ -105,7 +105,7 @@ test_malformed(void)
 
     /* a NUL inside the given length is not the end of the string */
 
-    CHECK(ngx_http_smile_webhook_parse_time(
+    CHECK(smile_parse_time(
               (const unsigned char *) "2021-04-14T09:30:24Z\0", 21, &t) == -1,
           "a trailing NUL byte must be rejected");
 }

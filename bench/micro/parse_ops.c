@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 #include "parse_bench.h"
 
 
@@ -24,13 +24,13 @@
 #define OPS_STR(a)      OPS_STR2(a)
 
 
-static ngx_http_smile_webhook_hmac_key_t  key;
+static smile_hmac_key_t  key;
 
 
 static int
 ops_init(const char *secret, size_t len)
 {
-    return ngx_http_smile_webhook_hmac_key_init(&key,
+    return smile_hmac_key_init(&key,
                                     (const unsigned char *) secret, len);
 }
 
@@ -38,7 +38,7 @@ ops_init(const char *secret, size_t len)
 static void
 ops_done(void)
 {
-    ngx_http_smile_webhook_hmac_key_free(&key);
+    smile_hmac_key_free(&key);
 }
 
 
@@ -48,28 +48,28 @@ static int
 op_hmac(const bench_body_t *b, size_t piece, unsigned *sink)
 {
     size_t                          n, off;
-    unsigned char                   out[NGX_SMILE_SIG_LEN];
-    ngx_http_smile_webhook_hmac_t   h;
+    unsigned char                   out[SMILE_SIG_LEN];
+    smile_hmac_t   h;
 
     memset(&h, 0, sizeof(h));
 
-    if (ngx_http_smile_webhook_hmac_start(&h, &key) != 0) {
+    if (smile_hmac_start(&h, &key) != 0) {
         return -1;
     }
 
     for (off = 0; off < b->len; off += n) {
         n = (piece && b->len - off > piece) ? piece : b->len - off;
 
-        if (ngx_http_smile_webhook_hmac_update(&h, b->data + off, n) != 0) {
+        if (smile_hmac_update(&h, b->data + off, n) != 0) {
             return -1;
         }
     }
 
-    if (ngx_http_smile_webhook_hmac_final(&h, &key, out) != 0) {
+    if (smile_hmac_final(&h, &key, out) != 0) {
         return -1;
     }
 
-    ngx_http_smile_webhook_hmac_free(&h);
+    smile_hmac_free(&h);
 
     *sink += out[0];
 
@@ -84,19 +84,19 @@ op_parse(const bench_body_t *b, size_t piece, unsigned *sink)
 {
     int                              rc;
     size_t                           n, off;
-    ngx_http_smile_webhook_event_t   ev;
+    smile_event_t   ev;
 
-    if (ngx_http_smile_webhook_event_init(&ev) != 0) {
+    if (smile_event_init(&ev) != 0) {
         return -1;
     }
 
     for (off = 0; off < b->len; off += n) {
         n = (piece && b->len - off > piece) ? piece : b->len - off;
-        ngx_http_smile_webhook_event_feed(&ev, b->data + off, n);
+        smile_event_feed(&ev, b->data + off, n);
     }
 
-    rc = ngx_http_smile_webhook_event_finish(&ev);
-    ngx_http_smile_webhook_event_free(&ev);
+    rc = smile_event_finish(&ev);
+    smile_event_free(&ev);
 
     *sink += ev.id.len;
 
@@ -111,14 +111,14 @@ op_both(const bench_body_t *b, size_t piece, unsigned *sink)
 {
     int                              rc;
     size_t                           n, off;
-    unsigned char                    out[NGX_SMILE_SIG_LEN];
-    ngx_http_smile_webhook_hmac_t    h;
-    ngx_http_smile_webhook_event_t   ev;
+    unsigned char                    out[SMILE_SIG_LEN];
+    smile_hmac_t    h;
+    smile_event_t   ev;
 
     memset(&h, 0, sizeof(h));
 
-    if (ngx_http_smile_webhook_hmac_start(&h, &key) != 0
-        || ngx_http_smile_webhook_event_init(&ev) != 0)
+    if (smile_hmac_start(&h, &key) != 0
+        || smile_event_init(&ev) != 0)
     {
         return -1;
     }
@@ -126,21 +126,21 @@ op_both(const bench_body_t *b, size_t piece, unsigned *sink)
     for (off = 0; off < b->len; off += n) {
         n = (piece && b->len - off > piece) ? piece : b->len - off;
 
-        if (ngx_http_smile_webhook_hmac_update(&h, b->data + off, n) != 0) {
+        if (smile_hmac_update(&h, b->data + off, n) != 0) {
             return -1;
         }
 
-        ngx_http_smile_webhook_event_feed(&ev, b->data + off, n);
+        smile_event_feed(&ev, b->data + off, n);
     }
 
-    if (ngx_http_smile_webhook_hmac_final(&h, &key, out) != 0) {
+    if (smile_hmac_final(&h, &key, out) != 0) {
         return -1;
     }
 
-    rc = ngx_http_smile_webhook_event_finish(&ev);
+    rc = smile_event_finish(&ev);
 
-    ngx_http_smile_webhook_hmac_free(&h);
-    ngx_http_smile_webhook_event_free(&ev);
+    smile_hmac_free(&h);
+    smile_event_free(&ev);
 
     *sink += out[0] + ev.id.len;
 

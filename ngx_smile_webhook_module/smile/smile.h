@@ -9,14 +9,14 @@
  * The HMAC and the parser keep a few freed digest contexts and parser
  * arenas per process for the next request, in static lists without locks:
  * call them from one thread only (an nginx worker, a unit test, a fuzzer).
- * ngx_http_smile_webhook_pure_exit() frees what is kept; nginx calls it
+ * smile_exit() frees what is kept; nginx calls it
  * when a process exits, before the module is unloaded (after that the
  * lists' memory would be reported as lost).
  */
 
 
-#ifndef _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_
-#define _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_
+#ifndef _SMILE_H_INCLUDED_
+#define _SMILE_H_INCLUDED_
 
 
 #include <stddef.h>
@@ -24,27 +24,27 @@
 #include <yajl/yajl_parse.h>
 
 
-#define NGX_SMILE_SIG_LEN           64      /* bytes of a SHA-512 digest */
-#define NGX_SMILE_SIG_HEX_LEN       128
+#define SMILE_SIG_LEN           64      /* bytes of a SHA-512 digest */
+#define SMILE_SIG_HEX_LEN       128
 
-#define NGX_SMILE_ID_MAX            128
-#define NGX_SMILE_TYPE_MAX          64
-#define NGX_SMILE_TIME_MAX          64
-#define NGX_SMILE_VERSION_MAX       10
-#define NGX_SMILE_MAX_DEPTH         256
+#define SMILE_ID_MAX            128
+#define SMILE_TYPE_MAX          64
+#define SMILE_TIME_MAX          64
+#define SMILE_VERSION_MAX       10
+#define SMILE_MAX_DEPTH         256
 
 /* string bytes yajl sees before the rest of a long string is elided */
-#define NGX_SMILE_STRING_FED        160
+#define SMILE_STRING_FED        160
 /* the longest number or literal accepted (yajl re-reads them too) */
-#define NGX_SMILE_TOKEN_MAX         64
+#define SMILE_TOKEN_MAX         64
 
 
 /* signature header: 0 and 64 bytes in out, or -1 when not 128 hex digits */
-int ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
+int smile_sig_decode(const unsigned char *hex, size_t len,
     unsigned char *out);
 
 /* 1 when the two 64-byte digests are equal; constant time */
-int ngx_http_smile_webhook_sig_equal(const unsigned char *a,
+int smile_sig_equal(const unsigned char *a,
     const unsigned char *b);
 
 
@@ -55,26 +55,26 @@ int ngx_http_smile_webhook_sig_equal(const unsigned char *a,
 typedef struct {
     EVP_MD_CTX             *inner;
     EVP_MD_CTX             *outer;
-} ngx_http_smile_webhook_hmac_key_t;
+} smile_hmac_key_t;
 
 typedef struct {
     EVP_MD_CTX             *md;
-} ngx_http_smile_webhook_hmac_t;
+} smile_hmac_t;
 
-int ngx_http_smile_webhook_hmac_key_init(
-    ngx_http_smile_webhook_hmac_key_t *key, const unsigned char *secret,
+int smile_hmac_key_init(
+    smile_hmac_key_t *key, const unsigned char *secret,
     size_t len);
-void ngx_http_smile_webhook_hmac_key_free(
-    ngx_http_smile_webhook_hmac_key_t *key);
+void smile_hmac_key_free(
+    smile_hmac_key_t *key);
 
 /* each returns 0 on success, -1 on an OpenSSL failure */
-int ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key);
-int ngx_http_smile_webhook_hmac_update(ngx_http_smile_webhook_hmac_t *h,
+int smile_hmac_start(smile_hmac_t *h,
+    const smile_hmac_key_t *key);
+int smile_hmac_update(smile_hmac_t *h,
     const void *data, size_t len);
-int ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key, unsigned char *out);
-void ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h);
+int smile_hmac_final(smile_hmac_t *h,
+    const smile_hmac_key_t *key, unsigned char *out);
+void smile_hmac_free(smile_hmac_t *h);
 
 
 /*
@@ -82,16 +82,16 @@ void ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h);
  * type [A-Z0-9_]{1,64}, id [A-Za-z0-9._:-]{1,128},
  * createdAt [0-9A-Za-z:.+-]{1,64}, version [0-9]{1,10}.
  */
-int ngx_http_smile_webhook_is_type(const unsigned char *p, size_t len);
-int ngx_http_smile_webhook_is_id(const unsigned char *p, size_t len);
-int ngx_http_smile_webhook_is_time(const unsigned char *p, size_t len);
-int ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len);
+int smile_is_type(const unsigned char *p, size_t len);
+int smile_is_id(const unsigned char *p, size_t len);
+int smile_is_time(const unsigned char *p, size_t len);
+int smile_is_version(const unsigned char *p, size_t len);
 
 
 typedef struct {
     size_t                  len;
-    unsigned char           data[NGX_SMILE_ID_MAX + 1];
-} ngx_http_smile_webhook_field_t;
+    unsigned char           data[SMILE_ID_MAX + 1];
+} smile_field_t;
 
 
 /* the byte scanner's state between two feeds */
@@ -106,7 +106,7 @@ typedef struct {
     unsigned char           utf8;       /* UTF-8 continuation bytes to come */
     unsigned char           lo;         /* the range of the next one */
     unsigned char           hi;
-} ngx_http_smile_webhook_scan_t;
+} smile_scan_t;
 
 
 /*
@@ -117,11 +117,11 @@ typedef struct {
  *
  * yajl re-reads a token that spans two calls from its start, which makes
  * long strings fed in small pieces quadratic.  So a string is fed to yajl
- * only up to NGX_SMILE_STRING_FED bytes; the rest of it is checked here
+ * only up to SMILE_STRING_FED bytes; the rest of it is checked here
  * (escapes and control characters as yajl would) and yajl sees a "~" in
  * its place, which no field pattern accepts.  Every string byte is also
  * checked as strict UTF-8 here, which yajl does not do.  Numbers and
- * literals are limited to NGX_SMILE_TOKEN_MAX bytes.
+ * literals are limited to SMILE_TOKEN_MAX bytes.
  */
 typedef struct {
     yajl_handle             yajl;
@@ -134,37 +134,37 @@ typedef struct {
     unsigned                started:1;
     unsigned                done:1;
 
-    ngx_http_smile_webhook_scan_t   scan;
+    smile_scan_t   scan;
 
-    ngx_http_smile_webhook_field_t  id;
-    ngx_http_smile_webhook_field_t  type;
-    ngx_http_smile_webhook_field_t  created_at;
-    ngx_http_smile_webhook_field_t  version;
-    ngx_http_smile_webhook_field_t  user_id;
-    ngx_http_smile_webhook_field_t  account_id;
-} ngx_http_smile_webhook_event_t;
+    smile_field_t  id;
+    smile_field_t  type;
+    smile_field_t  created_at;
+    smile_field_t  version;
+    smile_field_t  user_id;
+    smile_field_t  account_id;
+} smile_event_t;
 
-int ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev);
-void ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
+int smile_event_init(smile_event_t *ev);
+void smile_event_feed(smile_event_t *ev,
     const unsigned char *p, size_t len);
 
 /* 0 when the body is a valid event, -1 with ev->error set otherwise */
-int ngx_http_smile_webhook_event_finish(ngx_http_smile_webhook_event_t *ev);
-void ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev);
+int smile_event_finish(smile_event_t *ev);
+void smile_event_free(smile_event_t *ev);
 
 
 /*
  * An RFC 3339 date-time (the signed "createdAt") as seconds since the
  * epoch: 0, or -1 when it is not one.
  */
-int ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
+int smile_parse_time(const unsigned char *p, size_t len,
     long long *out);
 
 
 /* frees the digest contexts and parser arenas kept for the next request */
-void ngx_http_smile_webhook_pure_exit(void);
-void ngx_http_smile_webhook_hmac_exit(void);
-void ngx_http_smile_webhook_event_exit(void);
+void smile_exit(void);
+void smile_hmac_exit(void);
+void smile_event_exit(void);
 
 
-#endif /* _NGX_HTTP_SMILE_WEBHOOK_PURE_H_INCLUDED_ */
+#endif /* _SMILE_H_INCLUDED_ */

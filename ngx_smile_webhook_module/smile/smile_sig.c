@@ -12,10 +12,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
-#define NGX_SMILE_SHA512_BLOCK  128
+#define SMILE_SHA512_BLOCK  128
 
 /*
  * Digest contexts of finished requests, emptied, for the next ones: this
@@ -23,16 +23,16 @@
  * Per process (an nginx worker is one thread; so are the unit tests and
  * the fuzzers); the few kept are still reachable at exit.
  */
-#define NGX_SMILE_MD_KEEP       16
+#define SMILE_MD_KEEP       16
 
 
-static EVP_MD_CTX  *ngx_http_smile_webhook_mds[NGX_SMILE_MD_KEEP];
-static unsigned     ngx_http_smile_webhook_nmds;
+static EVP_MD_CTX  *smile_mds[SMILE_MD_KEEP];
+static unsigned     smile_nmds;
 
 
 /* a hex digit's value, 16 for any other byte */
 
-static const unsigned char  ngx_http_smile_webhook_hex[256] = {
+static const unsigned char  smile_hex[256] = {
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 00 */
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 10 */
     16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,   /* 20 */
@@ -53,19 +53,19 @@ static const unsigned char  ngx_http_smile_webhook_hex[256] = {
 
 
 int
-ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
+smile_sig_decode(const unsigned char *hex, size_t len,
     unsigned char *out)
 {
     size_t         i;
     unsigned char  hi, lo;
 
-    if (len != NGX_SMILE_SIG_HEX_LEN) {
+    if (len != SMILE_SIG_HEX_LEN) {
         return -1;
     }
 
-    for (i = 0; i < NGX_SMILE_SIG_LEN; i++) {
-        hi = ngx_http_smile_webhook_hex[hex[2 * i]];
-        lo = ngx_http_smile_webhook_hex[hex[2 * i + 1]];
+    for (i = 0; i < SMILE_SIG_LEN; i++) {
+        hi = smile_hex[hex[2 * i]];
+        lo = smile_hex[hex[2 * i + 1]];
 
         if ((hi | lo) & 0x10) {
             return -1;
@@ -79,28 +79,28 @@ ngx_http_smile_webhook_sig_decode(const unsigned char *hex, size_t len,
 
 
 int
-ngx_http_smile_webhook_sig_equal(const unsigned char *a,
+smile_sig_equal(const unsigned char *a,
     const unsigned char *b)
 {
-    return CRYPTO_memcmp(a, b, NGX_SMILE_SIG_LEN) == 0;
+    return CRYPTO_memcmp(a, b, SMILE_SIG_LEN) == 0;
 }
 
 
 int
-ngx_http_smile_webhook_hmac_key_init(ngx_http_smile_webhook_hmac_key_t *key,
+smile_hmac_key_init(smile_hmac_key_t *key,
     const unsigned char *secret, size_t len)
 {
     int            rc;
     size_t         i;
     unsigned int   n;
-    unsigned char  block[NGX_SMILE_SHA512_BLOCK], pad[NGX_SMILE_SHA512_BLOCK];
+    unsigned char  block[SMILE_SHA512_BLOCK], pad[SMILE_SHA512_BLOCK];
 
     key->inner = NULL;
     key->outer = NULL;
 
     memset(block, 0, sizeof(block));
 
-    if (len > NGX_SMILE_SHA512_BLOCK) {
+    if (len > SMILE_SHA512_BLOCK) {
         if (EVP_Digest(secret, len, block, &n, EVP_sha512(), NULL) != 1) {
             return -1;
         }
@@ -116,14 +116,14 @@ ngx_http_smile_webhook_hmac_key_init(ngx_http_smile_webhook_hmac_key_t *key,
         goto failed;
     }
 
-    for (i = 0; i < NGX_SMILE_SHA512_BLOCK; i++) {
+    for (i = 0; i < SMILE_SHA512_BLOCK; i++) {
         pad[i] = block[i] ^ 0x36;
     }
 
     rc = EVP_DigestInit_ex(key->inner, EVP_sha512(), NULL)
          && EVP_DigestUpdate(key->inner, pad, sizeof(pad));
 
-    for (i = 0; i < NGX_SMILE_SHA512_BLOCK; i++) {
+    for (i = 0; i < SMILE_SHA512_BLOCK; i++) {
         pad[i] = block[i] ^ 0x5c;
     }
 
@@ -142,14 +142,14 @@ failed:
     OPENSSL_cleanse(block, sizeof(block));
     OPENSSL_cleanse(pad, sizeof(pad));
 
-    ngx_http_smile_webhook_hmac_key_free(key);
+    smile_hmac_key_free(key);
 
     return -1;
 }
 
 
 void
-ngx_http_smile_webhook_hmac_key_free(ngx_http_smile_webhook_hmac_key_t *key)
+smile_hmac_key_free(smile_hmac_key_t *key)
 {
     EVP_MD_CTX_free(key->inner);
     EVP_MD_CTX_free(key->outer);
@@ -160,12 +160,12 @@ ngx_http_smile_webhook_hmac_key_free(ngx_http_smile_webhook_hmac_key_t *key)
 
 
 int
-ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key)
+smile_hmac_start(smile_hmac_t *h,
+    const smile_hmac_key_t *key)
 {
     if (h->md == NULL) {
-        if (ngx_http_smile_webhook_nmds) {
-            h->md = ngx_http_smile_webhook_mds[--ngx_http_smile_webhook_nmds];
+        if (smile_nmds) {
+            h->md = smile_mds[--smile_nmds];
 
         } else {
             h->md = EVP_MD_CTX_new();
@@ -182,7 +182,7 @@ ngx_http_smile_webhook_hmac_start(ngx_http_smile_webhook_hmac_t *h,
 
 
 int
-ngx_http_smile_webhook_hmac_update(ngx_http_smile_webhook_hmac_t *h,
+smile_hmac_update(smile_hmac_t *h,
     const void *data, size_t len)
 {
     if (len == 0) {
@@ -194,8 +194,8 @@ ngx_http_smile_webhook_hmac_update(ngx_http_smile_webhook_hmac_t *h,
 
 
 int
-ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
-    const ngx_http_smile_webhook_hmac_key_t *key, unsigned char *out)
+smile_hmac_final(smile_hmac_t *h,
+    const smile_hmac_key_t *key, unsigned char *out)
 {
     unsigned int   n;
     unsigned char  inner[EVP_MAX_MD_SIZE];
@@ -204,7 +204,7 @@ ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
         || EVP_MD_CTX_copy_ex(h->md, key->outer) != 1
         || EVP_DigestUpdate(h->md, inner, n) != 1
         || EVP_DigestFinal_ex(h->md, out, &n) != 1
-        || n != NGX_SMILE_SIG_LEN)
+        || n != SMILE_SIG_LEN)
     {
         return -1;
     }
@@ -214,7 +214,7 @@ ngx_http_smile_webhook_hmac_final(ngx_http_smile_webhook_hmac_t *h,
 
 
 void
-ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
+smile_hmac_free(smile_hmac_t *h)
 {
     if (h->md == NULL) {
         return;
@@ -222,10 +222,10 @@ ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
 
     /* nothing of the key or the message stays in a kept context */
 
-    if (ngx_http_smile_webhook_nmds < NGX_SMILE_MD_KEEP
+    if (smile_nmds < SMILE_MD_KEEP
         && EVP_MD_CTX_reset(h->md) == 1)
     {
-        ngx_http_smile_webhook_mds[ngx_http_smile_webhook_nmds++] = h->md;
+        smile_mds[smile_nmds++] = h->md;
 
     } else {
         EVP_MD_CTX_free(h->md);
@@ -236,18 +236,18 @@ ngx_http_smile_webhook_hmac_free(ngx_http_smile_webhook_hmac_t *h)
 
 
 void
-ngx_http_smile_webhook_hmac_exit(void)
+smile_hmac_exit(void)
 {
-    while (ngx_http_smile_webhook_nmds) {
+    while (smile_nmds) {
         EVP_MD_CTX_free(
-            ngx_http_smile_webhook_mds[--ngx_http_smile_webhook_nmds]);
+            smile_mds[--smile_nmds]);
     }
 }
 
 
 void
-ngx_http_smile_webhook_pure_exit(void)
+smile_exit(void)
 {
-    ngx_http_smile_webhook_hmac_exit();
-    ngx_http_smile_webhook_event_exit();
+    smile_hmac_exit();
+    smile_event_exit();
 }

@@ -6,15 +6,15 @@
  */
 
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
-static int ngx_http_smile_webhook_digits(const unsigned char *p, size_t n,
+static int smile_digits(const unsigned char *p, size_t n,
     int *out);
-static long long ngx_http_smile_webhook_days(int year, int month, int day);
+static long long smile_days(int year, int month, int day);
 
 
-static const unsigned char  ngx_http_smile_webhook_mdays[12] =
+static const unsigned char  smile_mdays[12] =
     { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
 
@@ -25,7 +25,7 @@ static const unsigned char  ngx_http_smile_webhook_mdays[12] =
  */
 
 int
-ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
+smile_parse_time(const unsigned char *p, size_t len,
     long long *out)
 {
     int                   year, month, day, hour, min, sec, oh, om, sign;
@@ -35,23 +35,23 @@ ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
     end = p + len;
 
     if (len < 20
-        || ngx_http_smile_webhook_digits(p, 4, &year) != 0
+        || smile_digits(p, 4, &year) != 0
         || p[4] != '-'
-        || ngx_http_smile_webhook_digits(p + 5, 2, &month) != 0
+        || smile_digits(p + 5, 2, &month) != 0
         || p[7] != '-'
-        || ngx_http_smile_webhook_digits(p + 8, 2, &day) != 0
+        || smile_digits(p + 8, 2, &day) != 0
         || (p[10] != 'T' && p[10] != 't')
-        || ngx_http_smile_webhook_digits(p + 11, 2, &hour) != 0
+        || smile_digits(p + 11, 2, &hour) != 0
         || p[13] != ':'
-        || ngx_http_smile_webhook_digits(p + 14, 2, &min) != 0
+        || smile_digits(p + 14, 2, &min) != 0
         || p[16] != ':'
-        || ngx_http_smile_webhook_digits(p + 17, 2, &sec) != 0)
+        || smile_digits(p + 17, 2, &sec) != 0)
     {
         return -1;
     }
 
     if (month < 1 || month > 12
-        || day < 1 || day > ngx_http_smile_webhook_mdays[month - 1]
+        || day < 1 || day > smile_mdays[month - 1]
         || (month == 2 && day == 29
             && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
         || hour > 23 || min > 59 || sec > 60)
@@ -87,9 +87,9 @@ ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
         sign = (*p == '-') ? -1 : 1;
 
         if (end - p < 6
-            || ngx_http_smile_webhook_digits(p + 1, 2, &oh) != 0
+            || smile_digits(p + 1, 2, &oh) != 0
             || p[3] != ':'
-            || ngx_http_smile_webhook_digits(p + 4, 2, &om) != 0
+            || smile_digits(p + 4, 2, &om) != 0
             || oh > 23 || om > 59)
         {
             return -1;
@@ -105,7 +105,7 @@ ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
         return -1;
     }
 
-    t = ngx_http_smile_webhook_days(year, month, day) * 86400
+    t = smile_days(year, month, day) * 86400
         + hour * 3600 + min * 60 + sec;
 
     /* local time = UTC + offset */
@@ -117,7 +117,7 @@ ngx_http_smile_webhook_parse_time(const unsigned char *p, size_t len,
 
 
 static int
-ngx_http_smile_webhook_digits(const unsigned char *p, size_t n, int *out)
+smile_digits(const unsigned char *p, size_t n, int *out)
 {
     int  v;
 
@@ -140,7 +140,7 @@ ngx_http_smile_webhook_digits(const unsigned char *p, size_t n, int *out)
 /* days from 1970-01-01 to a date of the proleptic Gregorian calendar */
 
 static long long
-ngx_http_smile_webhook_days(int year, int month, int day)
+smile_days(int year, int month, int day)
 {
     long long  y, era, yoe, doy, doe;
 

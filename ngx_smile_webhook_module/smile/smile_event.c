@@ -14,21 +14,21 @@
 
 #if (defined __SSE2__ && defined __GNUC__)
 #include <emmintrin.h>
-#define NGX_SMILE_SSE2  1
+#define SMILE_SSE2  1
 #endif
 
-#include "ngx_http_smile_webhook_pure.h"
+#include "smile.h"
 
 
 enum {
-    NGX_SMILE_F_NONE = 0,
-    NGX_SMILE_F_ID,
-    NGX_SMILE_F_TYPE,
-    NGX_SMILE_F_CREATED_AT,
-    NGX_SMILE_F_VERSION,
-    NGX_SMILE_F_DATA,
-    NGX_SMILE_F_USER_ID,
-    NGX_SMILE_F_ACCOUNT_ID
+    SMILE_F_NONE = 0,
+    SMILE_F_ID,
+    SMILE_F_TYPE,
+    SMILE_F_CREATED_AT,
+    SMILE_F_VERSION,
+    SMILE_F_DATA,
+    SMILE_F_USER_ID,
+    SMILE_F_ACCOUNT_ID
 };
 
 
@@ -36,7 +36,7 @@ typedef struct {
     const char             *name;
     size_t                  len;
     unsigned                field;
-} ngx_http_smile_webhook_key_t;
+} smile_key_t;
 
 
 /*
@@ -49,106 +49,106 @@ typedef struct {
  * unit tests and the fuzzers).
  */
 
-#ifndef NGX_SMILE_ARENA_SIZE
-#define NGX_SMILE_ARENA_SIZE    4096    /* smaller in a test of the fallback */
+#ifndef SMILE_ARENA_SIZE
+#define SMILE_ARENA_SIZE    4096    /* smaller in a test of the fallback */
 #endif
-#define NGX_SMILE_ARENA_HDR     16
-#define NGX_SMILE_ARENA_KEEP    16
+#define SMILE_ARENA_HDR     16
+#define SMILE_ARENA_KEEP    16
 
-typedef struct ngx_http_smile_webhook_arena_s  ngx_http_smile_webhook_arena_t;
+typedef struct smile_arena_s  smile_arena_t;
 
-struct ngx_http_smile_webhook_arena_s {
-    ngx_http_smile_webhook_arena_t  *next;
+struct smile_arena_s {
+    smile_arena_t  *next;
     size_t                           used;
     size_t                           last;      /* the newest block */
     size_t                           pad;
-    unsigned char                    data[NGX_SMILE_ARENA_SIZE];
+    unsigned char                    data[SMILE_ARENA_SIZE];
 };
 
 
-static int ngx_http_smile_webhook_is(const unsigned char *p, size_t len,
+static int smile_is(const unsigned char *p, size_t len,
     size_t max, unsigned char class);
-static ngx_http_smile_webhook_arena_t *ngx_http_smile_webhook_arena_get(void);
-static void ngx_http_smile_webhook_arena_put(
-    ngx_http_smile_webhook_arena_t *a);
-static size_t ngx_http_smile_webhook_arena_len(size_t size);
-static void *ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size);
-static void *ngx_http_smile_webhook_arena_realloc(void *ctx, void *p,
+static smile_arena_t *smile_arena_get(void);
+static void smile_arena_put(
+    smile_arena_t *a);
+static size_t smile_arena_len(size_t size);
+static void *smile_arena_malloc(void *ctx, size_t size);
+static void *smile_arena_realloc(void *ctx, void *p,
     size_t size);
-static void ngx_http_smile_webhook_arena_free(void *ctx, void *p);
-static inline const unsigned char *ngx_http_smile_webhook_skip(
-    ngx_http_smile_webhook_scan_t *s, const unsigned char *p,
+static void smile_arena_free(void *ctx, void *p);
+static inline const unsigned char *smile_skip(
+    smile_scan_t *s, const unsigned char *p,
     const unsigned char *last);
-#if (NGX_SMILE_SSE2)
-static inline __m128i ngx_http_smile_webhook_special(__m128i v, __m128i ctl,
+#if (SMILE_SSE2)
+static inline __m128i smile_special(__m128i v, __m128i ctl,
     __m128i quote, __m128i bslash);
 #endif
-static int ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
+static int smile_parse(smile_event_t *ev,
     const unsigned char *p, size_t len);
-static inline int ngx_http_smile_webhook_elide(
-    ngx_http_smile_webhook_scan_t *s,
+static inline int smile_elide(
+    smile_scan_t *s,
     unsigned char c);
-static inline int ngx_http_smile_webhook_utf8(
-    ngx_http_smile_webhook_scan_t *s,
+static inline int smile_utf8(
+    smile_scan_t *s,
     unsigned char c);
-static int ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
+static int smile_fail(smile_event_t *ev,
     const char *reason);
-static int ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
+static int smile_scalar(smile_event_t *ev,
     int is_string, const unsigned char *p, size_t len);
-static int ngx_http_smile_webhook_set(ngx_http_smile_webhook_field_t *f,
+static int smile_set(smile_field_t *f,
     const unsigned char *p, size_t len);
-static int ngx_http_smile_webhook_on_null(void *ctx);
-static int ngx_http_smile_webhook_on_boolean(void *ctx, int v);
-static int ngx_http_smile_webhook_on_number(void *ctx, const char *s,
+static int smile_on_null(void *ctx);
+static int smile_on_boolean(void *ctx, int v);
+static int smile_on_number(void *ctx, const char *s,
     size_t len);
-static int ngx_http_smile_webhook_on_string(void *ctx,
+static int smile_on_string(void *ctx,
     const unsigned char *s, size_t len);
-static int ngx_http_smile_webhook_on_start_map(void *ctx);
-static int ngx_http_smile_webhook_on_map_key(void *ctx,
+static int smile_on_start_map(void *ctx);
+static int smile_on_map_key(void *ctx,
     const unsigned char *key, size_t len);
-static int ngx_http_smile_webhook_on_end(void *ctx);
-static int ngx_http_smile_webhook_on_start_array(void *ctx);
+static int smile_on_end(void *ctx);
+static int smile_on_start_array(void *ctx);
 
 
-static const yajl_callbacks  ngx_http_smile_webhook_callbacks = {
-    ngx_http_smile_webhook_on_null,
-    ngx_http_smile_webhook_on_boolean,
+static const yajl_callbacks  smile_callbacks = {
+    smile_on_null,
+    smile_on_boolean,
     NULL,
     NULL,
-    ngx_http_smile_webhook_on_number,
-    ngx_http_smile_webhook_on_string,
-    ngx_http_smile_webhook_on_start_map,
-    ngx_http_smile_webhook_on_map_key,
-    ngx_http_smile_webhook_on_end,
-    ngx_http_smile_webhook_on_start_array,
-    ngx_http_smile_webhook_on_end
+    smile_on_number,
+    smile_on_string,
+    smile_on_start_map,
+    smile_on_map_key,
+    smile_on_end,
+    smile_on_start_array,
+    smile_on_end
 };
 
 
-static ngx_http_smile_webhook_arena_t  *ngx_http_smile_webhook_arenas;
-static unsigned                         ngx_http_smile_webhook_narenas;
+static smile_arena_t  *smile_arenas;
+static unsigned                         smile_narenas;
 
 
-static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_top[] = {
-    { "id", 2, NGX_SMILE_F_ID },
-    { "type", 4, NGX_SMILE_F_TYPE },
-    { "createdAt", 9, NGX_SMILE_F_CREATED_AT },
-    { "version", 7, NGX_SMILE_F_VERSION },
-    { "data", 4, NGX_SMILE_F_DATA },
-    { NULL, 0, NGX_SMILE_F_NONE }
+static const smile_key_t  smile_top[] = {
+    { "id", 2, SMILE_F_ID },
+    { "type", 4, SMILE_F_TYPE },
+    { "createdAt", 9, SMILE_F_CREATED_AT },
+    { "version", 7, SMILE_F_VERSION },
+    { "data", 4, SMILE_F_DATA },
+    { NULL, 0, SMILE_F_NONE }
 };
 
 
-static const ngx_http_smile_webhook_key_t  ngx_http_smile_webhook_data[] = {
-    { "userId", 6, NGX_SMILE_F_USER_ID },
-    { "accountId", 9, NGX_SMILE_F_ACCOUNT_ID },
-    { NULL, 0, NGX_SMILE_F_NONE }
+static const smile_key_t  smile_data[] = {
+    { "userId", 6, SMILE_F_USER_ID },
+    { "accountId", 9, SMILE_F_ACCOUNT_ID },
+    { NULL, 0, SMILE_F_NONE }
 };
 
 
 /* printable ASCII but '"' and '\\': string bytes that change no state */
 
-static const unsigned char  ngx_http_smile_webhook_plain[256] = {
+static const unsigned char  smile_plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 00 */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* 10 */
     1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 20 */
@@ -174,7 +174,7 @@ static const unsigned char  ngx_http_smile_webhook_plain[256] = {
  * ',', ':' and brackets.  yajl judges them.
  */
 
-static const unsigned char  ngx_http_smile_webhook_token[256] = {
+static const unsigned char  smile_token[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1,   /* 00 */
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 10 */
     0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,   /* 20 */
@@ -199,12 +199,12 @@ static const unsigned char  ngx_http_smile_webhook_token[256] = {
  * 4 createdAt [0-9A-Za-z:.+-], 8 version [0-9].
  */
 
-#define NGX_SMILE_C_TYPE        1
-#define NGX_SMILE_C_ID          2
-#define NGX_SMILE_C_TIME        4
-#define NGX_SMILE_C_VERSION     8
+#define SMILE_C_TYPE        1
+#define SMILE_C_ID          2
+#define SMILE_C_TIME        4
+#define SMILE_C_VERSION     8
 
-static const unsigned char  ngx_http_smile_webhook_class[256] = {
+static const unsigned char  smile_class[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 00 */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 10 */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  6,  6,  0,   /* 20 */
@@ -225,41 +225,41 @@ static const unsigned char  ngx_http_smile_webhook_class[256] = {
 
 
 int
-ngx_http_smile_webhook_is_type(const unsigned char *p, size_t len)
+smile_is_type(const unsigned char *p, size_t len)
 {
-    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TYPE_MAX,
-                                     NGX_SMILE_C_TYPE);
+    return smile_is(p, len, SMILE_TYPE_MAX,
+                                     SMILE_C_TYPE);
 }
 
 
 int
-ngx_http_smile_webhook_is_id(const unsigned char *p, size_t len)
+smile_is_id(const unsigned char *p, size_t len)
 {
-    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_ID_MAX,
-                                     NGX_SMILE_C_ID);
+    return smile_is(p, len, SMILE_ID_MAX,
+                                     SMILE_C_ID);
 }
 
 
 int
-ngx_http_smile_webhook_is_time(const unsigned char *p, size_t len)
+smile_is_time(const unsigned char *p, size_t len)
 {
-    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_TIME_MAX,
-                                     NGX_SMILE_C_TIME);
+    return smile_is(p, len, SMILE_TIME_MAX,
+                                     SMILE_C_TIME);
 }
 
 
 int
-ngx_http_smile_webhook_is_version(const unsigned char *p, size_t len)
+smile_is_version(const unsigned char *p, size_t len)
 {
-    return ngx_http_smile_webhook_is(p, len, NGX_SMILE_VERSION_MAX,
-                                     NGX_SMILE_C_VERSION);
+    return smile_is(p, len, SMILE_VERSION_MAX,
+                                     SMILE_C_VERSION);
 }
 
 
 /* 1..max bytes, each in the class */
 
 static int
-ngx_http_smile_webhook_is(const unsigned char *p, size_t len, size_t max,
+smile_is(const unsigned char *p, size_t len, size_t max,
     unsigned char class)
 {
     size_t  i;
@@ -269,7 +269,7 @@ ngx_http_smile_webhook_is(const unsigned char *p, size_t len, size_t max,
     }
 
     for (i = 0; i < len; i++) {
-        if (!(ngx_http_smile_webhook_class[p[i]] & class)) {
+        if (!(smile_class[p[i]] & class)) {
             return 0;
         }
     }
@@ -279,26 +279,26 @@ ngx_http_smile_webhook_is(const unsigned char *p, size_t len, size_t max,
 
 
 int
-ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev)
+smile_event_init(smile_event_t *ev)
 {
     yajl_alloc_funcs                 afs;
-    ngx_http_smile_webhook_arena_t  *a;
+    smile_arena_t  *a;
 
-    memset(ev, 0, sizeof(ngx_http_smile_webhook_event_t));
+    memset(ev, 0, sizeof(smile_event_t));
 
-    a = ngx_http_smile_webhook_arena_get();
+    a = smile_arena_get();
     if (a == NULL) {
         return -1;
     }
 
-    afs.malloc = ngx_http_smile_webhook_arena_malloc;
-    afs.realloc = ngx_http_smile_webhook_arena_realloc;
-    afs.free = ngx_http_smile_webhook_arena_free;
+    afs.malloc = smile_arena_malloc;
+    afs.realloc = smile_arena_realloc;
+    afs.free = smile_arena_free;
     afs.ctx = a;
 
-    ev->yajl = yajl_alloc(&ngx_http_smile_webhook_callbacks, &afs, ev);
+    ev->yajl = yajl_alloc(&smile_callbacks, &afs, ev);
     if (ev->yajl == NULL) {
-        ngx_http_smile_webhook_arena_put(a);
+        smile_arena_put(a);
         return -1;
     }
 
@@ -308,19 +308,19 @@ ngx_http_smile_webhook_event_init(ngx_http_smile_webhook_event_t *ev)
 }
 
 
-static ngx_http_smile_webhook_arena_t *
-ngx_http_smile_webhook_arena_get(void)
+static smile_arena_t *
+smile_arena_get(void)
 {
-    ngx_http_smile_webhook_arena_t  *a;
+    smile_arena_t  *a;
 
-    a = ngx_http_smile_webhook_arenas;
+    a = smile_arenas;
 
     if (a) {
-        ngx_http_smile_webhook_arenas = a->next;
-        ngx_http_smile_webhook_narenas--;
+        smile_arenas = a->next;
+        smile_narenas--;
 
     } else {
-        a = malloc(sizeof(ngx_http_smile_webhook_arena_t));
+        a = malloc(sizeof(smile_arena_t));
         if (a == NULL) {
             return NULL;
         }
@@ -335,56 +335,56 @@ ngx_http_smile_webhook_arena_get(void)
 
 
 static void
-ngx_http_smile_webhook_arena_put(ngx_http_smile_webhook_arena_t *a)
+smile_arena_put(smile_arena_t *a)
 {
-    if (ngx_http_smile_webhook_narenas >= NGX_SMILE_ARENA_KEEP) {
+    if (smile_narenas >= SMILE_ARENA_KEEP) {
         free(a);
         return;
     }
 
-    a->next = ngx_http_smile_webhook_arenas;
-    ngx_http_smile_webhook_arenas = a;
-    ngx_http_smile_webhook_narenas++;
+    a->next = smile_arenas;
+    smile_arenas = a;
+    smile_narenas++;
 }
 
 
 void
-ngx_http_smile_webhook_event_exit(void)
+smile_event_exit(void)
 {
-    ngx_http_smile_webhook_arena_t  *a;
+    smile_arena_t  *a;
 
-    while (ngx_http_smile_webhook_arenas) {
-        a = ngx_http_smile_webhook_arenas;
-        ngx_http_smile_webhook_arenas = a->next;
+    while (smile_arenas) {
+        a = smile_arenas;
+        smile_arenas = a->next;
         free(a);
     }
 
-    ngx_http_smile_webhook_narenas = 0;
+    smile_narenas = 0;
 }
 
 
 /* a block's header and its size rounded up to keep blocks aligned */
 
 static size_t
-ngx_http_smile_webhook_arena_len(size_t size)
+smile_arena_len(size_t size)
 {
-    return NGX_SMILE_ARENA_HDR
-           + ((size + NGX_SMILE_ARENA_HDR - 1)
-              & ~(size_t) (NGX_SMILE_ARENA_HDR - 1));
+    return SMILE_ARENA_HDR
+           + ((size + SMILE_ARENA_HDR - 1)
+              & ~(size_t) (SMILE_ARENA_HDR - 1));
 }
 
 
 static void *
-ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size)
+smile_arena_malloc(void *ctx, size_t size)
 {
     size_t                           n;
     unsigned char                   *h;
-    ngx_http_smile_webhook_arena_t  *a = ctx;
+    smile_arena_t  *a = ctx;
 
-    n = ngx_http_smile_webhook_arena_len(size);
+    n = smile_arena_len(size);
 
-    if (size == 0 || size > NGX_SMILE_ARENA_SIZE
-        || n > NGX_SMILE_ARENA_SIZE - a->used)
+    if (size == 0 || size > SMILE_ARENA_SIZE
+        || n > SMILE_ARENA_SIZE - a->used)
     {
         return malloc(size);
     }
@@ -395,28 +395,28 @@ ngx_http_smile_webhook_arena_malloc(void *ctx, size_t size)
     a->last = a->used;
     a->used += n;
 
-    return h + NGX_SMILE_ARENA_HDR;
+    return h + SMILE_ARENA_HDR;
 }
 
 
 static void *
-ngx_http_smile_webhook_arena_realloc(void *ctx, void *p, size_t size)
+smile_arena_realloc(void *ctx, void *p, size_t size)
 {
     size_t                           old, n;
     unsigned char                   *h, *q;
-    ngx_http_smile_webhook_arena_t  *a = ctx;
+    smile_arena_t  *a = ctx;
 
     if (p == NULL) {
-        return ngx_http_smile_webhook_arena_malloc(ctx, size);
+        return smile_arena_malloc(ctx, size);
     }
 
     if ((uintptr_t) p < (uintptr_t) a->data
-        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+        || (uintptr_t) p >= (uintptr_t) (a->data + SMILE_ARENA_SIZE))
     {
         return realloc(p, size);
     }
 
-    h = (unsigned char *) p - NGX_SMILE_ARENA_HDR;
+    h = (unsigned char *) p - SMILE_ARENA_HDR;
     memcpy(&old, h, sizeof(size_t));
 
     if (size <= old) {
@@ -425,18 +425,18 @@ ngx_http_smile_webhook_arena_realloc(void *ctx, void *p, size_t size)
 
     /* the newest block grows in place when the arena has room */
 
-    n = ngx_http_smile_webhook_arena_len(size);
+    n = smile_arena_len(size);
 
     if ((size_t) (h - a->data) == a->last
-        && size <= NGX_SMILE_ARENA_SIZE
-        && n <= NGX_SMILE_ARENA_SIZE - a->last)
+        && size <= SMILE_ARENA_SIZE
+        && n <= SMILE_ARENA_SIZE - a->last)
     {
         memcpy(h, &size, sizeof(size_t));
         a->used = a->last + n;
         return p;
     }
 
-    q = ngx_http_smile_webhook_arena_malloc(ctx, size);
+    q = smile_arena_malloc(ctx, size);
     if (q == NULL) {
         return NULL;
     }
@@ -450,12 +450,12 @@ ngx_http_smile_webhook_arena_realloc(void *ctx, void *p, size_t size)
 /* arena blocks go back with the arena, in event_free() */
 
 static void
-ngx_http_smile_webhook_arena_free(void *ctx, void *p)
+smile_arena_free(void *ctx, void *p)
 {
-    ngx_http_smile_webhook_arena_t  *a = ctx;
+    smile_arena_t  *a = ctx;
 
     if ((uintptr_t) p < (uintptr_t) a->data
-        || (uintptr_t) p >= (uintptr_t) (a->data + NGX_SMILE_ARENA_SIZE))
+        || (uintptr_t) p >= (uintptr_t) (a->data + SMILE_ARENA_SIZE))
     {
         free(p);
     }
@@ -469,12 +469,12 @@ ngx_http_smile_webhook_arena_free(void *ctx, void *p)
  */
 
 void
-ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
+smile_event_feed(smile_event_t *ev,
     const unsigned char *p, size_t len)
 {
     unsigned char                   c;
     const unsigned char            *start, *last;
-    ngx_http_smile_webhook_scan_t   s;
+    smile_scan_t   s;
 
     if (ev->error || len == 0) {
         return;
@@ -488,7 +488,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
     for ( /* void */ ; p < last; p++) {
 
         if (s.in_string && !s.escape && !s.hex && !s.utf8) {
-            p = ngx_http_smile_webhook_skip(&s, p, last);
+            p = smile_skip(&s, p, last);
 
             if (p == last) {
                 break;
@@ -508,7 +508,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
 
         elide:
 
-            switch (ngx_http_smile_webhook_elide(&s, c)) {
+            switch (smile_elide(&s, c)) {
 
             case 0:
                 continue;
@@ -520,7 +520,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 s.in_string = 0;
                 s.run = 0;
 
-                if (!ngx_http_smile_webhook_parse(ev,
+                if (!smile_parse(ev,
                                             (const unsigned char *) "~\"", 2))
                 {
                     goto done;
@@ -530,11 +530,11 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 continue;
 
             case -2:
-                ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
+                smile_fail(ev, "invalid UTF-8 in a string");
                 goto done;
 
             default:
-                ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                smile_fail(ev, "body is not valid JSON");
                 goto done;
             }
         }
@@ -549,8 +549,8 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                  * value for a token still to come, and then for nothing
                  */
 
-                if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                    ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                if (smile_parse(ev, start, p - start)) {
+                    smile_fail(ev, "body is not valid JSON");
                 }
 
                 goto done;
@@ -593,8 +593,8 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             case '\f': case '\v':
                 /* yajl skips these as white space; JSON does not */
 
-                if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                    ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+                if (smile_parse(ev, start, p - start)) {
+                    smile_fail(ev, "body is not valid JSON");
                 }
 
                 goto done;
@@ -604,12 +604,12 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                 /* a number or a literal, up to the next byte of another kind */
 
                 for ( ;; ) {
-                    if (++s.run > NGX_SMILE_TOKEN_MAX) {
+                    if (++s.run > SMILE_TOKEN_MAX) {
                         /* what came before is parsed, whatever the split */
-                        if (ngx_http_smile_webhook_parse(ev, start,
+                        if (smile_parse(ev, start,
                                                          p - start))
                         {
-                            ngx_http_smile_webhook_fail(ev,
+                            smile_fail(ev,
                                                         "JSON token too long");
                         }
 
@@ -617,7 +617,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
                     }
 
                     if (p + 1 == last
-                        || !ngx_http_smile_webhook_token[p[1]])
+                        || !smile_token[p[1]])
                     {
                         break;
                     }
@@ -646,11 +646,11 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
             s.run = 0;
             continue;
 
-        } else if (s.run >= NGX_SMILE_STRING_FED && s.utf8 == 0) {
+        } else if (s.run >= SMILE_STRING_FED && s.utf8 == 0) {
 
             /* a character boundary outside any escape: elide from here */
 
-            if (!ngx_http_smile_webhook_parse(ev, start, p - start)) {
+            if (!smile_parse(ev, start, p - start)) {
                 goto done;
             }
 
@@ -660,10 +660,10 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
         } else if (c == '\\' && s.utf8 == 0) {
             s.escape = 1;
 
-        } else if (ngx_http_smile_webhook_utf8(&s, c) != 0) {
+        } else if (smile_utf8(&s, c) != 0) {
             /* what came before is parsed, whatever the split */
-            if (ngx_http_smile_webhook_parse(ev, start, p - start)) {
-                ngx_http_smile_webhook_fail(ev, "invalid UTF-8 in a string");
+            if (smile_parse(ev, start, p - start)) {
+                smile_fail(ev, "invalid UTF-8 in a string");
             }
 
             goto done;
@@ -673,7 +673,7 @@ ngx_http_smile_webhook_event_feed(ngx_http_smile_webhook_event_t *ev,
     }
 
     if (!s.eliding) {
-        (void) ngx_http_smile_webhook_parse(ev, start, last - start);
+        (void) smile_parse(ev, start, last - start);
     }
 
 done:
@@ -686,15 +686,15 @@ done:
  * The common case inside a string: printable ASCII other than '"' and '\\'
  * needs no state change, so a run of it is passed over in a tight loop,
  * 16 bytes at a time with SSE2.  A string fed to yajl stops at
- * NGX_SMILE_STRING_FED bytes, where the byte-by-byte code elides the rest.
+ * SMILE_STRING_FED bytes, where the byte-by-byte code elides the rest.
  */
 
 static inline const unsigned char *
-ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
+smile_skip(smile_scan_t *s,
     const unsigned char *p, const unsigned char *last)
 {
     const unsigned char  *q, *lim;
-#if (NGX_SMILE_SSE2)
+#if (SMILE_SSE2)
     int                   mask;
     size_t                n;
     __m128i               v0, v1, v2, v3, ctl, quote, bslash;
@@ -703,18 +703,18 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
     lim = last;
 
     if (!s->eliding) {
-        if (s->run >= NGX_SMILE_STRING_FED) {
+        if (s->run >= SMILE_STRING_FED) {
             return p;
         }
 
-        if ((size_t) (last - p) > NGX_SMILE_STRING_FED - s->run) {
-            lim = p + (NGX_SMILE_STRING_FED - s->run);
+        if ((size_t) (last - p) > SMILE_STRING_FED - s->run) {
+            lim = p + (SMILE_STRING_FED - s->run);
         }
     }
 
     q = p;
 
-#if (NGX_SMILE_SSE2)
+#if (SMILE_SSE2)
 
     /*
      * A signed compare with 0x20 catches both the control bytes and the
@@ -725,7 +725,7 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
      * is passed over in one load, whenever 16 bytes of the buffer are left.
      */
 
-    if (last - q >= 16 && ngx_http_smile_webhook_plain[*q]) {
+    if (last - q >= 16 && smile_plain[*q]) {
         ctl = _mm_set1_epi8(0x20);
         quote = _mm_set1_epi8('"');
         bslash = _mm_set1_epi8('\\');
@@ -734,7 +734,7 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
 
         v0 = _mm_loadu_si128((const __m128i *) q);
         mask = _mm_movemask_epi8(
-                   ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
+                   smile_special(v0, ctl, quote, bslash));
 
         if (mask) {
             n = __builtin_ctz(mask);
@@ -755,10 +755,10 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
             v2 = _mm_loadu_si128((const __m128i *) (q + 32));
             v3 = _mm_loadu_si128((const __m128i *) (q + 48));
 
-            v0 = ngx_http_smile_webhook_special(v0, ctl, quote, bslash);
-            v1 = ngx_http_smile_webhook_special(v1, ctl, quote, bslash);
-            v2 = ngx_http_smile_webhook_special(v2, ctl, quote, bslash);
-            v3 = ngx_http_smile_webhook_special(v3, ctl, quote, bslash);
+            v0 = smile_special(v0, ctl, quote, bslash);
+            v1 = smile_special(v1, ctl, quote, bslash);
+            v2 = smile_special(v2, ctl, quote, bslash);
+            v3 = smile_special(v3, ctl, quote, bslash);
 
             v0 = _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3));
 
@@ -772,7 +772,7 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
         while (last - q >= 16) {
             v0 = _mm_loadu_si128((const __m128i *) q);
             mask = _mm_movemask_epi8(
-                       ngx_http_smile_webhook_special(v0, ctl, quote, bslash));
+                       smile_special(v0, ctl, quote, bslash));
 
             if (mask) {
                 n = __builtin_ctz(mask);
@@ -791,11 +791,11 @@ ngx_http_smile_webhook_skip(ngx_http_smile_webhook_scan_t *s,
 
 #endif
 
-    for ( /* void */ ; q < lim && ngx_http_smile_webhook_plain[*q]; q++) {
+    for ( /* void */ ; q < lim && smile_plain[*q]; q++) {
         /* void */
     }
 
-#if (NGX_SMILE_SSE2)
+#if (SMILE_SSE2)
 found:
 #endif
 
@@ -807,12 +807,12 @@ found:
 }
 
 
-#if (NGX_SMILE_SSE2)
+#if (SMILE_SSE2)
 
 /* 0xff in each byte of v that is '"', '\\', below 0x20 or from 0x80 up */
 
 static inline __m128i
-ngx_http_smile_webhook_special(__m128i v, __m128i ctl, __m128i quote,
+smile_special(__m128i v, __m128i ctl, __m128i quote,
     __m128i bslash)
 {
     return _mm_or_si128(_mm_cmplt_epi8(v, ctl),
@@ -824,7 +824,7 @@ ngx_http_smile_webhook_special(__m128i v, __m128i ctl, __m128i quote,
 
 
 static int
-ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
+smile_parse(smile_event_t *ev,
     const unsigned char *p, size_t len)
 {
     if (len == 0) {
@@ -832,7 +832,7 @@ ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
     }
 
     if (yajl_parse(ev->yajl, p, len) != yajl_status_ok) {
-        return ngx_http_smile_webhook_fail(ev, "body is not valid JSON");
+        return smile_fail(ev, "body is not valid JSON");
     }
 
     return ev->error == NULL;
@@ -846,11 +846,11 @@ ngx_http_smile_webhook_parse(ngx_http_smile_webhook_event_t *ev,
  */
 
 static inline int
-ngx_http_smile_webhook_elide(ngx_http_smile_webhook_scan_t *s,
+smile_elide(smile_scan_t *s,
     unsigned char c)
 {
     if (s->utf8) {
-        return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
+        return smile_utf8(s, c) == 0 ? 0 : -2;
     }
 
     if (s->hex) {
@@ -894,7 +894,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_scan_t *s,
         return -1;
     }
 
-    return ngx_http_smile_webhook_utf8(s, c) == 0 ? 0 : -2;
+    return smile_utf8(s, c) == 0 ? 0 : -2;
 }
 
 
@@ -904,7 +904,7 @@ ngx_http_smile_webhook_elide(ngx_http_smile_webhook_scan_t *s,
  */
 
 static inline int
-ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_scan_t *s,
+smile_utf8(smile_scan_t *s,
     unsigned char c)
 {
     if (s->utf8) {
@@ -960,7 +960,7 @@ ngx_http_smile_webhook_utf8(ngx_http_smile_webhook_scan_t *s,
 
 
 int
-ngx_http_smile_webhook_event_finish(ngx_http_smile_webhook_event_t *ev)
+smile_event_finish(smile_event_t *ev)
 {
     if (ev->error == NULL
         && yajl_complete_parse(ev->yajl) != yajl_status_ok
@@ -993,7 +993,7 @@ ngx_http_smile_webhook_event_finish(ngx_http_smile_webhook_event_t *ev)
 
 
 void
-ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev)
+smile_event_free(smile_event_t *ev)
 {
     if (ev->yajl) {
         yajl_free(ev->yajl);
@@ -1001,14 +1001,14 @@ ngx_http_smile_webhook_event_free(ngx_http_smile_webhook_event_t *ev)
     }
 
     if (ev->arena) {
-        ngx_http_smile_webhook_arena_put(ev->arena);
+        smile_arena_put(ev->arena);
         ev->arena = NULL;
     }
 }
 
 
 static int
-ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
+smile_fail(smile_event_t *ev,
     const char *reason)
 {
     if (ev->error == NULL) {
@@ -1020,7 +1020,7 @@ ngx_http_smile_webhook_fail(ngx_http_smile_webhook_event_t *ev,
 
 
 static int
-ngx_http_smile_webhook_set(ngx_http_smile_webhook_field_t *f,
+smile_set(smile_field_t *f,
     const unsigned char *p, size_t len)
 {
     memcpy(f->data, p, len);
@@ -1037,82 +1037,82 @@ ngx_http_smile_webhook_set(ngx_http_smile_webhook_field_t *f,
  */
 
 static int
-ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
+smile_scalar(smile_event_t *ev,
     int is_string, const unsigned char *p, size_t len)
 {
     unsigned  field;
 
     field = ev->field;
-    ev->field = NGX_SMILE_F_NONE;
+    ev->field = SMILE_F_NONE;
 
     if (ev->depth == 0) {
-        return ngx_http_smile_webhook_fail(ev, "body is not a JSON object");
+        return smile_fail(ev, "body is not a JSON object");
     }
 
     switch (field) {
 
-    case NGX_SMILE_F_ID:
+    case SMILE_F_ID:
         if (!is_string) {
-            return ngx_http_smile_webhook_fail(ev, "\"id\" is not a string");
+            return smile_fail(ev, "\"id\" is not a string");
         }
 
-        if (!ngx_http_smile_webhook_is_id(p, len)) {
-            return ngx_http_smile_webhook_fail(ev,
+        if (!smile_is_id(p, len)) {
+            return smile_fail(ev,
                                     "\"id\" does not match the safe pattern");
         }
 
-        return ngx_http_smile_webhook_set(&ev->id, p, len);
+        return smile_set(&ev->id, p, len);
 
-    case NGX_SMILE_F_TYPE:
+    case SMILE_F_TYPE:
         if (!is_string) {
-            return ngx_http_smile_webhook_fail(ev, "\"type\" is not a string");
+            return smile_fail(ev, "\"type\" is not a string");
         }
 
-        if (!ngx_http_smile_webhook_is_type(p, len)) {
-            return ngx_http_smile_webhook_fail(ev,
+        if (!smile_is_type(p, len)) {
+            return smile_fail(ev,
                                   "\"type\" does not match the safe pattern");
         }
 
-        return ngx_http_smile_webhook_set(&ev->type, p, len);
+        return smile_set(&ev->type, p, len);
 
-    case NGX_SMILE_F_CREATED_AT:
+    case SMILE_F_CREATED_AT:
         if (!is_string) {
-            return ngx_http_smile_webhook_fail(ev,
+            return smile_fail(ev,
                                                "\"createdAt\" is not a string");
         }
 
-        if (!ngx_http_smile_webhook_is_time(p, len)) {
-            return ngx_http_smile_webhook_fail(ev,
+        if (!smile_is_time(p, len)) {
+            return smile_fail(ev,
                              "\"createdAt\" does not match the safe pattern");
         }
 
-        return ngx_http_smile_webhook_set(&ev->created_at, p, len);
+        return smile_set(&ev->created_at, p, len);
 
-    case NGX_SMILE_F_USER_ID:
+    case SMILE_F_USER_ID:
         if (!is_string) {
-            return ngx_http_smile_webhook_fail(ev,
+            return smile_fail(ev,
                                           "\"data.userId\" is not a string");
         }
 
-        if (!ngx_http_smile_webhook_is_id(p, len)) {
-            return ngx_http_smile_webhook_fail(ev,
+        if (!smile_is_id(p, len)) {
+            return smile_fail(ev,
                            "\"data.userId\" does not match the safe pattern");
         }
 
-        return ngx_http_smile_webhook_set(&ev->user_id, p, len);
+        return smile_set(&ev->user_id, p, len);
 
-    case NGX_SMILE_F_ACCOUNT_ID:
-        if (is_string && ngx_http_smile_webhook_is_id(p, len)) {
-            return ngx_http_smile_webhook_set(&ev->account_id, p, len);
+    case SMILE_F_ACCOUNT_ID:
+        if (is_string && smile_is_id(p, len)) {
+            return smile_set(&ev->account_id, p, len);
         }
 
         return 1;
 
-    case NGX_SMILE_F_VERSION:
+    case SMILE_F_VERSION:
         if (!is_string && p != NULL
-            && ngx_http_smile_webhook_is_version(p, len))
+            && smile_is_version(p, len))
         {
-            return ngx_http_smile_webhook_set(&ev->version, p, len);
+            return smile_set(&ev->version, p, len);
         }
 
         return 1;
@@ -1124,39 +1124,39 @@ ngx_http_smile_webhook_scalar(ngx_http_smile_webhook_event_t *ev,
 
 
 static int
-ngx_http_smile_webhook_on_null(void *ctx)
+smile_on_null(void *ctx)
 {
-    return ngx_http_smile_webhook_scalar(ctx, 0, NULL, 0);
+    return smile_scalar(ctx, 0, NULL, 0);
 }
 
 
 static int
-ngx_http_smile_webhook_on_boolean(void *ctx, int v)
+smile_on_boolean(void *ctx, int v)
 {
-    return ngx_http_smile_webhook_scalar(ctx, 0, NULL, 0);
+    return smile_scalar(ctx, 0, NULL, 0);
 }
 
 
 static int
-ngx_http_smile_webhook_on_number(void *ctx, const char *s, size_t len)
+smile_on_number(void *ctx, const char *s, size_t len)
 {
-    return ngx_http_smile_webhook_scalar(ctx, 0, (const unsigned char *) s,
+    return smile_scalar(ctx, 0, (const unsigned char *) s,
                                          len);
 }
 
 
 static int
-ngx_http_smile_webhook_on_string(void *ctx, const unsigned char *s,
+smile_on_string(void *ctx, const unsigned char *s,
     size_t len)
 {
-    return ngx_http_smile_webhook_scalar(ctx, 1, s, len);
+    return smile_scalar(ctx, 1, s, len);
 }
 
 
 static int
-ngx_http_smile_webhook_on_start_map(void *ctx)
+smile_on_start_map(void *ctx)
 {
-    ngx_http_smile_webhook_event_t *ev = ctx;
+    smile_event_t *ev = ctx;
 
     if (ev->depth == 0) {
         ev->started = 1;
@@ -1164,16 +1164,16 @@ ngx_http_smile_webhook_on_start_map(void *ctx)
         return 1;
     }
 
-    if (ev->depth == 1 && ev->field == NGX_SMILE_F_DATA) {
+    if (ev->depth == 1 && ev->field == SMILE_F_DATA) {
         ev->in_data = 1;
-        ev->field = NGX_SMILE_F_NONE;
+        ev->field = SMILE_F_NONE;
 
-    } else if (!ngx_http_smile_webhook_scalar(ev, 0, NULL, 0)) {
+    } else if (!smile_scalar(ev, 0, NULL, 0)) {
         return 0;
     }
 
-    if (++ev->depth > NGX_SMILE_MAX_DEPTH) {
-        return ngx_http_smile_webhook_fail(ev, "JSON is nested too deeply");
+    if (++ev->depth > SMILE_MAX_DEPTH) {
+        return smile_fail(ev, "JSON is nested too deeply");
     }
 
     return 1;
@@ -1181,16 +1181,16 @@ ngx_http_smile_webhook_on_start_map(void *ctx)
 
 
 static int
-ngx_http_smile_webhook_on_start_array(void *ctx)
+smile_on_start_array(void *ctx)
 {
-    ngx_http_smile_webhook_event_t *ev = ctx;
+    smile_event_t *ev = ctx;
 
-    if (!ngx_http_smile_webhook_scalar(ev, 0, NULL, 0)) {
+    if (!smile_scalar(ev, 0, NULL, 0)) {
         return 0;
     }
 
-    if (++ev->depth > NGX_SMILE_MAX_DEPTH) {
-        return ngx_http_smile_webhook_fail(ev, "JSON is nested too deeply");
+    if (++ev->depth > SMILE_MAX_DEPTH) {
+        return smile_fail(ev, "JSON is nested too deeply");
     }
 
     return 1;
@@ -1198,12 +1198,12 @@ ngx_http_smile_webhook_on_start_array(void *ctx)
 
 
 static int
-ngx_http_smile_webhook_on_end(void *ctx)
+smile_on_end(void *ctx)
 {
-    ngx_http_smile_webhook_event_t *ev = ctx;
+    smile_event_t *ev = ctx;
 
     ev->depth--;
-    ev->field = NGX_SMILE_F_NONE;
+    ev->field = SMILE_F_NONE;
 
     if (ev->depth == 1) {
         ev->in_data = 0;
@@ -1217,20 +1217,20 @@ ngx_http_smile_webhook_on_end(void *ctx)
 
 
 static int
-ngx_http_smile_webhook_on_map_key(void *ctx, const unsigned char *key,
+smile_on_map_key(void *ctx, const unsigned char *key,
     size_t len)
 {
     unsigned                             bit;
-    const ngx_http_smile_webhook_key_t  *k;
-    ngx_http_smile_webhook_event_t      *ev = ctx;
+    const smile_key_t  *k;
+    smile_event_t      *ev = ctx;
 
-    ev->field = NGX_SMILE_F_NONE;
+    ev->field = SMILE_F_NONE;
 
     if (ev->depth == 1) {
-        k = ngx_http_smile_webhook_top;
+        k = smile_top;
 
     } else if (ev->depth == 2 && ev->in_data) {
-        k = ngx_http_smile_webhook_data;
+        k = smile_data;
 
     } else {
         return 1;
@@ -1249,7 +1249,7 @@ ngx_http_smile_webhook_on_map_key(void *ctx, const unsigned char *key,
     bit = 1u << k->field;
 
     if (ev->seen & bit) {
-        return ngx_http_smile_webhook_fail(ev, "duplicate key in event");
+        return smile_fail(ev, "duplicate key in event");
     }
 
     ev->seen |= bit;
