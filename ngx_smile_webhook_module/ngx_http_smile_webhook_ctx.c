@@ -88,6 +88,13 @@ ngx_http_smile_webhook_create_ctx(ngx_http_request_t *r)
 }
 
 
+/*
+ * This request's context.  An internal redirect zeroes the module
+ * contexts: the context is then found again among the pool cleanups,
+ * which a request shares with its subrequests, each of which may have a
+ * context of its own.
+ */
+
 ngx_http_smile_webhook_ctx_t *
 ngx_http_smile_webhook_get_ctx(ngx_http_request_t *r)
 {
@@ -100,17 +107,33 @@ ngx_http_smile_webhook_get_ctx(ngx_http_request_t *r)
         return ctx;
     }
 
-    /* an internal redirect zeroed the module ctx: find it again */
-
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_smile_webhook_cleanup) {
             ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
-            break;
+
+            if (ctx->request == r) {
+                ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
+                return ctx;
+            }
         }
     }
 
-    return ctx;
+    return NULL;
+}
+
+
+/* before the request is checked again, for another location */
+
+void
+ngx_http_smile_webhook_reset_ctx(ngx_http_smile_webhook_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    ngx_http_smile_webhook_cleanup(ctx);
+
+    r = ctx->request;
+    ngx_memzero(ctx, sizeof(ngx_http_smile_webhook_ctx_t));
+    ctx->request = r;
 }
 
 

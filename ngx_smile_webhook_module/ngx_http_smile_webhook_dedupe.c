@@ -40,7 +40,9 @@ typedef struct ngx_http_smile_webhook_dedupe_node_s
 struct ngx_http_smile_webhook_dedupe_node_s {
     ngx_http_smile_webhook_dedupe_node_t  *next;    /* in the bucket */
     ngx_queue_t                         queue;
-    time_t                              expire;     /* delivered only */
+    time_t                              expire;     /* delivered; in
+                                                       flight: the owner's
+                                                       start time */
     uint32_t                            hash;       /* crc32 of the id */
     ngx_pid_t                           pid;        /* in flight only */
     u_char                              state;
@@ -88,15 +90,16 @@ static ngx_http_smile_webhook_dedupe_node_t *
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_insert(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, smile_field_t *id);
-static void ngx_http_smile_webhook_dedupe_release(
-    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_request_t *r);
 static void ngx_http_smile_webhook_dedupe_cleanup(void *data);
 static void ngx_http_smile_webhook_dedupe_expire(
     ngx_http_smile_webhook_dedupe_t *dd, time_t now);
 static void ngx_http_smile_webhook_dedupe_delete(
     ngx_http_smile_webhook_dedupe_t *dd,
     ngx_http_smile_webhook_dedupe_node_t *dn);
-static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid);
+static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid,
+    time_t start);
+static time_t ngx_http_smile_webhook_start_time(ngx_pid_t pid);
+static time_t ngx_http_smile_webhook_own_start_time(void);
 static ngx_int_t ngx_http_smile_webhook_delivered(ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_header_filter(ngx_http_request_t *r);
 
@@ -462,7 +465,7 @@ ngx_http_smile_webhook_result_e
 ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    time_t                                 now;
+    time_t                                 now, start;
     uint32_t                               hash;
     ngx_pid_t                              dead;
     smile_field_t                         *id;
@@ -483,6 +486,7 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
 
     hash = ngx_crc32_short(id->data, id->len);
     now = ngx_time();
+    start = ngx_http_smile_webhook_own_start_time();
     dead = 0;
 
     ngx_shmtx_lock(&dd->shpool->mutex);
@@ -518,7 +522,7 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
 
     } else {
 
-        if (ngx_http_smile_webhook_dedupe_alive(dn->pid)) {
+        if (ngx_http_smile_webhook_dedupe_alive(dn->pid, dn->expire)) {
             ngx_shmtx_unlock(&dd->shpool->mutex);
             return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
         }
@@ -530,7 +534,7 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
 
     dn->state = NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT;
     dn->pid = ngx_pid;
-    dn->expire = 0;
+    dn->expire = start;
 
     ngx_queue_insert_head(&dd->sh->in_flight, &dn->queue);
     dd->sh->nin_flight++;
@@ -612,7 +616,7 @@ ngx_http_smile_webhook_dedupe_insert(ngx_http_smile_webhook_dedupe_t *dd,
  * another one once that worker has exited.  The id is compared anyway.
  */
 
-static void
+void
 ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_http_request_t *r)
 {
@@ -680,12 +684,10 @@ ngx_http_smile_webhook_header_filter(ngx_http_request_t *r)
 {
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    if (r == r->main) {
-        ctx = ngx_http_smile_webhook_get_ctx(r);
+    ctx = ngx_http_smile_webhook_get_ctx(r);
 
-        if (ctx && ctx->dedupe) {
-            ngx_http_smile_webhook_dedupe_release(ctx, r);
-        }
+    if (ctx && ctx->dedupe) {
+        ngx_http_smile_webhook_dedupe_release(ctx, r);
     }
 
     return ngx_http_next_header_filter(r);
@@ -751,16 +753,114 @@ ngx_http_smile_webhook_dedupe_delete(ngx_http_smile_webhook_dedupe_t *dd,
 }
 
 
+/*
+ * Whether the worker that holds an id in flight still runs.  A pid alone
+ * does not say: the kernel may have given it to another process since the
+ * worker died.  So the holder's start time is kept with its pid and
+ * compared with the start time of whatever process has that pid now.
+ */
+
 static ngx_int_t
-ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid)
+ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid, time_t start)
 {
-    if (pid == ngx_pid || kill(pid, 0) == 0) {
+    time_t  now;
+
+    if (pid == ngx_pid) {
         return 1;
     }
 
-    /* EPERM: the process exists, but is not ours */
+    if (kill(pid, 0) == -1) {
 
-    return ngx_errno != NGX_ESRCH;
+        /*
+         * ESRCH: no such process; EPERM: a process of another user, so
+         * not a worker of this nginx, whose workers share one user
+         */
+
+        return 0;
+    }
+
+    if (start == 0) {
+        /* an entry without a start time: the pid is all there is */
+        return 1;
+    }
+
+    now = ngx_http_smile_webhook_start_time(pid);
+
+    return now == 0 || now == start;
+}
+
+
+/*
+ * A process's start time, in clock ticks after boot: the 22nd field of
+ * /proc/PID/stat.  0 when it cannot be read (no /proc).  The second field,
+ * the command, is in parentheses and may hold spaces and parentheses: the
+ * fields are counted after its last ")".
+ */
+
+static time_t
+ngx_http_smile_webhook_start_time(ngx_pid_t pid)
+{
+    u_char      *p, *last;
+    time_t       start;
+    ssize_t      n;
+    ngx_fd_t     fd;
+    ngx_uint_t   field;
+    u_char       path[NGX_INT64_LEN + sizeof("/proc//stat")];
+    u_char       buf[1024];
+
+    ngx_sprintf(path, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 0;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+
+    (void) ngx_close_file(fd);
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    last = buf + n;
+
+    for (p = last; p > buf && p[-1] != ')'; p--) { /* void */ }
+
+    if (p == buf) {
+        return 0;
+    }
+
+    /* field 2 ends at p: skip to the first byte of field 22 */
+
+    for (field = 2; field < 22 && p < last; p++) {
+        if (*p == ' ') {
+            field++;
+        }
+    }
+
+    for (start = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+        start = start * 10 + (*p - '0');
+    }
+
+    return start;
+}
+
+
+/* this worker's start time, read once */
+
+static time_t
+ngx_http_smile_webhook_own_start_time(void)
+{
+    static ngx_pid_t  pid;
+    static time_t     start;
+
+    if (pid != ngx_pid) {
+        pid = ngx_pid;
+        start = ngx_http_smile_webhook_start_time(pid);
+    }
+
+    return start;
 }
 
 

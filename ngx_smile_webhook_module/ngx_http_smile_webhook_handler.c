@@ -4,7 +4,9 @@
  *
  * The request path, in the order a request takes it:
  *
- *   handler      the PRECONTENT phase handler of a smile_webhook location
+ *   handler      the PRECONTENT phase handler of a smile_webhook location,
+ *                for a main request or a subrequest, first or again after
+ *                an internal redirect
  *   precheck     source address, method and signature header, before any
  *                body byte is read
  *   body_handler once the body is read (each buffer went to the HMAC and
@@ -22,6 +24,16 @@
 
 
 static ngx_int_t ngx_http_smile_webhook_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smile_webhook_again(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_http_smile_webhook_loc_conf_t *swlcf);
+static ngx_int_t ngx_http_smile_webhook_is_error_page(ngx_http_request_t *r,
+    ngx_http_smile_webhook_loc_conf_t *swlcf);
+static ngx_int_t ngx_http_smile_webhook_error_page(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_http_smile_webhook_loc_conf_t *swlcf);
+static ngx_int_t ngx_http_smile_webhook_subrequest(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
 static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_precheck(
     ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
 static ngx_int_t ngx_http_smile_webhook_signature(ngx_http_request_t *r,
@@ -53,31 +65,37 @@ ngx_http_smile_webhook_handler(ngx_http_request_t *r)
 
     swlcf = ngx_http_get_module_loc_conf(r, ngx_http_smile_webhook_module);
 
-    if (swlcf->enable == NGX_HTTP_SMILE_WEBHOOK_OFF || r != r->main) {
+    if (swlcf->enable == NGX_HTTP_SMILE_WEBHOOK_OFF) {
         return NGX_DECLINED;
     }
 
     ctx = ngx_http_smile_webhook_get_ctx(r);
 
     if (ctx) {
+        rc = ngx_http_smile_webhook_again(r, ctx, swlcf);
 
-        if (ctx->status == NGX_HTTP_OK) {
-            /* acknowledged here, not forwarded */
-            ctx->status = NGX_DONE;
-            return ngx_http_smile_webhook_acknowledge(r);
+        if (rc != NGX_AGAIN) {
+            return rc;
         }
 
-        /* NGX_DONE while the body is read, the verdict afterwards */
-        return ctx->status;
+        /* checked for another location: checked again, for this one */
+
+        ngx_http_smile_webhook_dedupe_release(ctx, r);
+        ngx_http_smile_webhook_reset_ctx(ctx);
+
+    } else if (ngx_http_smile_webhook_is_error_page(r, swlcf)) {
+        return ngx_http_smile_webhook_error_page(r, NULL, swlcf);
+
+    } else {
+        ctx = ngx_http_smile_webhook_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "smile webhook: handler, mode %ui", swlcf->enable);
-
-    ctx = ngx_http_smile_webhook_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook: handler, mode %ui, %s request",
+                   swlcf->enable, r == r->main ? "main" : "sub");
 
     ctx->conf = swlcf;
 
@@ -93,13 +111,20 @@ ngx_http_smile_webhook_handler(ngx_http_request_t *r)
         return ctx->status;
     }
 
+    if (r != r->main) {
+        return ngx_http_smile_webhook_subrequest(r, ctx);
+    }
+
     ctx->status = NGX_DONE;
+    ctx->reading = 1;
 
     rc = ngx_http_read_client_request_body(r,
                                          ngx_http_smile_webhook_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->reading = 0;
         ctx->hashing = 0;
+        ctx->broken = 1;
         ctx->status = rc;
         return rc;
     }
@@ -107,6 +132,135 @@ ngx_http_smile_webhook_handler(ngx_http_request_t *r)
     ngx_http_finalize_request(r, NGX_DONE);
 
     return NGX_DONE;
+}
+
+
+/*
+ * The handler runs again for a request it has seen: when the phases resume
+ * once the body is read, and after an internal redirect (error_page,
+ * try_files, a named location, X-Accel-Redirect).  A verdict holds for the
+ * location it was made for; in another location the request is checked
+ * again, against that location's configuration (NGX_AGAIN).
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_again(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_loc_conf_t *swlcf)
+{
+    if (ctx->reading) {
+        /* the body read failed, and nginx redirected to an error page */
+        ctx->reading = 0;
+        ctx->hashing = 0;
+        ctx->broken = 1;
+    }
+
+    if (ctx->broken || ngx_http_smile_webhook_is_error_page(r, swlcf)) {
+        return ngx_http_smile_webhook_error_page(r, ctx, swlcf);
+    }
+
+    if (ctx->conf != swlcf) {
+        return NGX_AGAIN;
+    }
+
+    if (ctx->status == NGX_HTTP_OK) {
+        /* acknowledged here, not forwarded */
+        ctx->status = NGX_DONE;
+        return ngx_http_smile_webhook_acknowledge(r);
+    }
+
+    /* NGX_DONE while the body is read, the verdict afterwards */
+
+    return ctx->status;
+}
+
+
+/* a page nginx fetches for an error, made a GET: never a delivery */
+
+static ngx_int_t
+ngx_http_smile_webhook_is_error_page(ngx_http_request_t *r,
+    ngx_http_smile_webhook_loc_conf_t *swlcf)
+{
+    return r->error_page
+           && r->method != NGX_HTTP_POST
+           && swlcf->enable == NGX_HTTP_SMILE_WEBHOOK_ON;
+}
+
+
+/*
+ * An error page in an enabled location is served when nothing is
+ * forwarded to serve it (a static file: the location has no content
+ * handler), or when the request was found authentic.  Otherwise the
+ * client gets nginx's own page for the status: an unverified request is
+ * not sent upstream, not even for an error page.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_error_page(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_loc_conf_t *swlcf)
+{
+    if (swlcf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT
+        || r->content_handler == NULL
+        || (ctx && !ctx->broken && ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(swlcf->log_level, r->connection->log, 0,
+                  "smile webhook: not sending the unverified request "
+                  "upstream for the error page \"%V\"", &r->uri);
+
+    return (r->err_status >= NGX_HTTP_SPECIAL_RESPONSE) ? r->err_status
+                                                      : NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * A subrequest (mirror, auth_request, SSI include) into an enabled
+ * location is checked like a main request, over the body it carries: the
+ * main request's when that was read whole before the subrequest was made
+ * (mirror reads it first); auth_request gives its subrequests an empty
+ * body.  Without a whole body a subrequest is refused.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_subrequest(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    ngx_http_request_body_t          *rb;
+    ngx_http_smile_webhook_result_e   result;
+
+    rb = r->request_body;
+    ctx->hashing = 0;
+
+    if (rb == NULL || rb->rest != 0) {
+        ctx->reason = "a subrequest without the whole request body";
+        result = NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE;
+
+    } else {
+        if (ngx_http_smile_webhook_body_fallback(r, ctx) != NGX_OK) {
+            ctx->failed = 1;
+        }
+
+        result = ngx_http_smile_webhook_check(r, ctx);
+
+        if (result == NGX_HTTP_SMILE_WEBHOOK_OK && !ctx->failed) {
+            result = ngx_http_smile_webhook_policy(r, ctx);
+        }
+    }
+
+    if (ctx->failed) {
+        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return ctx->status;
+    }
+
+    ctx->status = ngx_http_smile_webhook_verdict(r, ctx, result);
+
+    if (ctx->status == NGX_HTTP_OK) {
+        ctx->status = NGX_DONE;
+        return ngx_http_smile_webhook_acknowledge(r);
+    }
+
+    return ctx->status;
 }
 
 
@@ -224,6 +378,7 @@ ngx_http_smile_webhook_body_handler(ngx_http_request_t *r)
     }
 
     ctx->hashing = 0;
+    ctx->reading = 0;
 
     result = ngx_http_smile_webhook_check(r, ctx);
 
@@ -453,7 +608,7 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
     const char                       *reason, *mode;
     smile_event_t                    *ev;
     ngx_http_smile_webhook_result_t  *row;
-    u_char                            id[SMILE_ID_MAX + 64];
+    u_char                            id[SMILE_ID_MAX + 128];
 
     ev = &ctx->event;
     row = &ngx_http_smile_webhook_results[ctx->result];
@@ -472,8 +627,8 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
                       : "rejected request";
     }
 
-    reason = row->reason ? row->reason
-             : ctx->reason ? ctx->reason
+    reason = ctx->reason ? ctx->reason
+             : row->reason ? row->reason
              : ev->error ? ev->error : "invalid event";
 
     /* an event id is logged only when it passed the safe pattern */
@@ -484,6 +639,11 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
 
     } else {
         p = id;
+    }
+
+    if (r != r->main) {
+        p = ngx_snprintf(p, id + sizeof(id) - p, ", subrequest \"%V\"",
+                         &r->uri);
     }
 
     ngx_log_error(level, r->connection->log, 0,

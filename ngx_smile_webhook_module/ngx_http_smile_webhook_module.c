@@ -510,6 +510,13 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (text.len >= 3 && ngx_strncmp(text.data, "\xef\xbb\xbf", 3) == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" file \"%s\" starts with a UTF-8 byte "
+                           "order mark, which is taken as part of the first "
+                           "secret", &cmd->name, path.data);
+    }
+
     /* empty lines and lines starting with "#" are skipped */
 
     rc = NGX_OK;
@@ -789,6 +796,17 @@ ngx_http_smile_webhook_signature_header(ngx_conf_t *cf, ngx_command_t *cmd,
         {
             goto invalid;
         }
+    }
+
+    /* the app would never see it: X-Smile-* headers are removed */
+
+    if (ngx_http_smile_webhook_is_smile_header(value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\" in \"%V\", "
+                           "X-Smile-* request headers are removed before "
+                           "the request goes upstream", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     swlcf->header = value[1];

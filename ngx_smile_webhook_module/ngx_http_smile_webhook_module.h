@@ -127,6 +127,8 @@ typedef struct {
     u_char                              sig[SMILE_SIG_LEN];
 
     unsigned                            hashing:1;
+    unsigned                            reading:1;  /* body being read */
+    unsigned                            broken:1;   /* body read failed */
     unsigned                            failed:1;   /* OpenSSL failed */
 } ngx_http_smile_webhook_ctx_t;
 
@@ -143,6 +145,7 @@ ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_create_ctx(
     ngx_http_request_t *r);
 ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_get_ctx(
     ngx_http_request_t *r);
+void ngx_http_smile_webhook_reset_ctx(ngx_http_smile_webhook_ctx_t *ctx);
 
 /* _body.c */
 ngx_int_t ngx_http_smile_webhook_body_init(ngx_conf_t *cf);
@@ -154,6 +157,7 @@ ngx_int_t ngx_http_smile_webhook_body_fallback(ngx_http_request_t *r,
 /* _headers.c */
 ngx_int_t ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
+ngx_int_t ngx_http_smile_webhook_is_smile_header(u_char *name, size_t len);
 
 /* _variables.c */
 ngx_int_t ngx_http_smile_webhook_add_variables(ngx_conf_t *cf);
@@ -167,6 +171,8 @@ ngx_int_t ngx_http_smile_webhook_dedupe_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf);
 ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_acquire(
     ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
+void ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_http_request_t *r);
 void ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
     ngx_http_smile_webhook_dedupe_stats_t *st);
 

@@ -10,6 +10,8 @@
 #include "ngx_http_smile_webhook_module.h"
 
 
+static ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_var_ctx(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_smile_webhook_result_variable(
@@ -69,7 +71,7 @@ ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     smile_field_t                 *f;
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->matched == NULL) {
         v->not_found = 1;
@@ -100,7 +102,7 @@ ngx_http_smile_webhook_result_variable(ngx_http_request_t *r,
     ngx_str_t                     *name;
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->result == NGX_HTTP_SMILE_WEBHOOK_NONE) {
         v->not_found = 1;
@@ -125,7 +127,7 @@ ngx_http_smile_webhook_key_variable(ngx_http_request_t *r,
 {
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->matched == NULL) {
         v->not_found = 1;
@@ -139,6 +141,23 @@ ngx_http_smile_webhook_key_variable(ngx_http_request_t *r,
     v->data = ctx->matched->name.data;
 
     return NGX_OK;
+}
+
+
+/* the request's own verdict, or else its main request's */
+
+static ngx_http_smile_webhook_ctx_t *
+ngx_http_smile_webhook_var_ctx(ngx_http_request_t *r)
+{
+    ngx_http_smile_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_smile_webhook_get_ctx(r);
+
+    if (ctx == NULL && r != r->main) {
+        ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    }
+
+    return ctx;
 }
 
 
