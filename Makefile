@@ -30,7 +30,7 @@ TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
               libipc-run-perl libnginx-mod-http-echo \
               libnginx-mod-http-lua curl pkg-config openssl
 VG_DEBS    := valgrind
-DEB_DEBS   := $(BUILD_DEBS) debhelper dpkg-dev
+DEB_DEBS   := $(BUILD_DEBS) build-essential debhelper dpkg-dev
 
 # the Test::Nginx-compatible runner is used only when the real one is absent
 PROVE_INC   = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
