@@ -57,7 +57,7 @@ ngx_int_t
 ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    ngx_str_t                       *result;
+    ngx_str_t      *result;
     smile_event_t  *ev;
 
     if (ngx_http_smile_webhook_strip(r) != NGX_OK) {
@@ -68,9 +68,7 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
 
     /* an authentic event, even one that report mode would not forward */
 
-    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK
-        || ctx->result >= NGX_HTTP_SMILE_WEBHOOK_STALE)
-    {
+    if (ngx_http_smile_webhook_results[ctx->result].authentic) {
         if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_id,
                                        ev->id.data, ev->id.len)
             != NGX_OK
@@ -101,7 +99,7 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     }
 
     if (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT) {
-        result = ngx_http_smile_webhook_result_name(ctx->result);
+        result = &ngx_http_smile_webhook_results[ctx->result].name;
 
         if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_result,
                                        result->data, result->len)

@@ -62,35 +62,12 @@ static ngx_http_variable_t  ngx_http_smile_webhook_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_smile_webhook_results[] = {
-    ngx_null_string,
-    ngx_string("ok"),
-    ngx_string("ip_denied"),
-    ngx_string("method_not_allowed"),
-    ngx_string("missing_signature"),
-    ngx_string("malformed_signature"),
-    ngx_string("bad_signature"),
-    ngx_string("malformed_event"),
-    ngx_string("stale"),
-    ngx_string("ignored"),
-    ngx_string("duplicate"),
-    ngx_string("in_flight")
-};
-
-
-ngx_str_t *
-ngx_http_smile_webhook_result_name(ngx_http_smile_webhook_result_e result)
-{
-    return &ngx_http_smile_webhook_results[result];
-}
-
-
 static ngx_int_t
 ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_smile_webhook_ctx_t    *ctx;
-    smile_field_t  *f;
+    smile_field_t                 *f;
+    ngx_http_smile_webhook_ctx_t  *ctx;
 
     ctx = ngx_http_smile_webhook_get_ctx(r->main);
 
@@ -130,7 +107,7 @@ ngx_http_smile_webhook_result_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    name = ngx_http_smile_webhook_result_name(ctx->result);
+    name = &ngx_http_smile_webhook_results[ctx->result].name;
 
     v->len = name->len;
     v->valid = 1;
