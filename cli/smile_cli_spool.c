@@ -230,7 +230,7 @@ int
 smile_cli_spool_requeue(const smile_cli_command_t *cmd, int argc,
     char **argv)
 {
-    int                     rc, r, first;
+    int                     rc, r, err, first;
     size_t                  i;
     long long               now;
     smile_cli_head_t        h;
@@ -292,11 +292,12 @@ smile_cli_spool_requeue(const smile_cli_command_t *cmd, int argc,
         }
 
         if (utimensat(sp.dir, rec->name, ts, AT_SYMLINK_NOFOLLOW) == -1) {
+            err = errno;
             smile_cli_error("%s/%s: cannot set its mtime: %s", sp.path,
-                            rec->name, errno == ENOENT
+                            rec->name, err == ENOENT
                             ? "it is gone (delivered meanwhile?)"
-                            : strerror(errno));
-            r = errno == ENOENT ? SMILE_CLI_REFUSED : SMILE_CLI_NOINPUT;
+                            : strerror(err));
+            r = err == ENOENT ? SMILE_CLI_REFUSED : SMILE_CLI_NOINPUT;
             rc = r > rc ? r : rc;
             continue;
         }
@@ -316,7 +317,7 @@ int
 smile_cli_spool_purge(const smile_cli_command_t *cmd, int argc,
     char **argv)
 {
-    int                     rc, r, first;
+    int                     rc, r, err, first;
     size_t                  i, n, live;
     smile_cli_spool_t       sp;
     smile_cli_record_t     *rec;
@@ -393,12 +394,13 @@ smile_cli_spool_purge(const smile_cli_command_t *cmd, int argc,
         }
 
         if (unlinkat(rec->dead ? sp.dead : sp.dir, rec->name, 0) == -1) {
+            err = errno;
             smile_cli_error("%s/%s%s: cannot delete it: %s", sp.path,
                             smile_cli_spool_dir(rec), rec->name,
-                            errno == ENOENT
+                            err == ENOENT
                             ? "it is gone (delivered meanwhile?)"
-                            : strerror(errno));
-            r = errno == ENOENT ? SMILE_CLI_REFUSED : SMILE_CLI_NOINPUT;
+                            : strerror(err));
+            r = err == ENOENT ? SMILE_CLI_REFUSED : SMILE_CLI_NOINPUT;
             rc = r > rc ? r : rc;
             continue;
         }
@@ -698,7 +700,7 @@ static int
 smile_cli_spool_requeue_dead(smile_cli_spool_t *sp, smile_cli_record_t *rec,
     long long now)
 {
-    int                  n;
+    int                  n, err;
     char                 name[sizeof(rec->name)];
     char                 t[SMILE_CLI_SPOOL_TIME_LEN];
     size_t               k;
@@ -737,11 +739,12 @@ smile_cli_spool_requeue_dead(smile_cli_spool_t *sp, smile_cli_record_t *rec,
     if (utimensat(sp->dead, rec->name, ts, AT_SYMLINK_NOFOLLOW) == -1
         || smile_cli_spool_move(sp->dead, rec->name, sp->dir, name) != 0)
     {
+        err = errno;
         smile_cli_error("%s/dead/%s: not requeued: %s", sp->path, rec->name,
-                        errno == EEXIST ? "the new name exists already"
-                                        : strerror(errno));
-        return errno == EEXIST || errno == ENOENT ? SMILE_CLI_REFUSED
-                                                  : SMILE_CLI_NOINPUT;
+                        err == EEXIST ? "the new name exists already"
+                                      : strerror(err));
+        return err == EEXIST || err == ENOENT ? SMILE_CLI_REFUSED
+                                              : SMILE_CLI_NOINPUT;
     }
 
     smile_cli_spool_time(now, t);
