@@ -289,6 +289,8 @@ _EOC_
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$prefix/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
+        # nginx takes $NGINX for inherited sockets (make test sets it)
+        delete $ENV{NGINX};
         exec $NGINX, '-p', $prefix, '-c', "$prefix/nginx.conf",
              '-e', "$prefix/logs/error.log";
         die "exec $NGINX: $!\n";
