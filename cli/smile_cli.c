@@ -259,7 +259,8 @@ static const char  smile_cli_spool_purge_help[] =
 
 
 static const char  smile_cli_help_help[] =
-"Prints the help of COMMAND, or of every command.\n";
+"Prints the help of COMMAND (of a spool command: help spool list), or of\n"
+"every command.\n";
 
 
 static const struct option  smile_cli_sign_options[] = {
@@ -398,7 +399,7 @@ const smile_cli_command_t  smile_cli_commands[] = {
       smile_cli_spool_help, smile_cli_spool_commands },
 
     { "help", smile_cli_help_cmd, smile_cli_help_options,
-      "help [COMMAND]",
+      "help [COMMAND [SUBCOMMAND]]",
       smile_cli_help_help, NULL },
 
     { NULL, NULL, NULL, NULL, NULL, NULL }
