@@ -52,6 +52,7 @@
 #define NGX_HTTP_SMILE_SPOOL_KEEP       (7 * 86400)
 #define NGX_HTTP_SMILE_SPOOL_ZONE       (8 * 4096)
 #define NGX_HTTP_SMILE_SPOOL_CHUNK      16384
+#define NGX_HTTP_SMILE_SPOOL_HOLD       3600000
 
 
 /* one record being written: the thread's view of it */
@@ -65,6 +66,7 @@ typedef struct {
     off_t                       size;
     ngx_err_t                   err;
     const char                 *op;         /* the call that failed */
+    ngx_event_t                 hold;       /* keeps an exiting worker */
 } ngx_http_smile_webhook_spool_write_t;
 
 
@@ -98,6 +100,7 @@ static ngx_int_t ngx_http_smile_webhook_spool_write_body(int fd,
     ngx_http_smile_webhook_spool_write_t *w);
 static ngx_int_t ngx_http_smile_webhook_write_all(int fd, u_char *p,
     size_t len);
+static void ngx_http_smile_webhook_spool_hold(ngx_event_t *ev);
 static void ngx_http_smile_webhook_spool_written(ngx_event_t *ev);
 static ngx_int_t ngx_http_smile_webhook_spool_answer(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx, ngx_uint_t status);
@@ -834,6 +837,16 @@ ngx_http_smile_webhook_spool_start(ngx_http_request_t *r,
     r->main->count++;
     r->main->blocked++;
 
+    /*
+     * A worker that exits after a reload waits for its timers: this one
+     * keeps it until the record is written and the client answered.
+     */
+
+    w->hold.handler = ngx_http_smile_webhook_spool_hold;
+    w->hold.data = w;
+    w->hold.log = r->connection->log;
+    ngx_add_timer(&w->hold, NGX_HTTP_SMILE_SPOOL_HOLD);
+
 #if (NGX_THREADS)
     task->handler = ngx_http_smile_webhook_spool_write;
     task->event.data = task;
@@ -1165,6 +1178,21 @@ ngx_http_smile_webhook_write_all(int fd, u_char *p, size_t len)
 }
 
 
+/* a write that takes this long: said once an hour while it goes on */
+
+static void
+ngx_http_smile_webhook_spool_hold(ngx_event_t *ev)
+{
+    ngx_http_smile_webhook_spool_write_t *w = ev->data;
+
+    ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                  "smile webhook: the spool write of \"%s\" has not ended "
+                  "in an hour", w->temp);
+
+    ngx_add_timer(ev, NGX_HTTP_SMILE_SPOOL_HOLD);
+}
+
+
 /* back in the worker's event loop: the answer to the client */
 
 static void
@@ -1187,6 +1215,10 @@ ngx_http_smile_webhook_spool_written(ngx_event_t *ev)
     r = w->request;
     c = r->connection;
     spool = w->spool;
+
+    if (w->hold.timer_set) {
+        ngx_del_timer(&w->hold);
+    }
 
     r->main->blocked--;
 
