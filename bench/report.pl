@@ -5,7 +5,7 @@
 #
 # Reads WORKDIR/{results.tsv,floor.txt,meta.txt,versions.txt,checks.txt}
 # and, when present, signcost.txt, status.txt, latency.tsv and
-# diskfloor.txt.  Prints the Markdown to
+# diskfloor.tsv.  Prints the Markdown to
 # stdout and, unless DOC is "none", puts it between the markers of the run's
 # section (meta.txt "section": "main" is the pair below, NAME the pair
 # "BEGIN bench/run NAME output" / "END bench/run NAME output") in DOC
@@ -458,7 +458,20 @@ for (split /\n/, slurp("$work/latency.tsv")) {
     @r{qw(rep conns variant n rps non2xx errors avg p50 p75 p90 p99 max)} = @f;
     push @{ $lat{ $r{conns} }{ $r{variant} } }, \%r;
 }
-for (split /\n/, slurp("$work/diskfloor.txt")) { my ($k, $v) = split ' '; $diskfloor{$k} = $v }
+my @floor_rows;    # per round: the disk's floor
+{
+    for (split /\n/, slurp("$work/diskfloor.tsv")) {
+        my @f = split /\t/;
+        push @floor_rows, +{ map { $_ => shift @f } qw(rep bytes n p50 p90 p99 max) } if $f[0] =~ /^\d+$/;
+    }
+    if (@floor_rows) {
+        %diskfloor = (bytes => $floor_rows[0]{bytes}, n => $floor_rows[0]{n}, rounds => scalar @floor_rows);
+        for my $k (qw(p50 p90 p99 max)) {
+            $diskfloor{$k} = median(map { $_->{$k} } @floor_rows);
+            @diskfloor{ "${k}_min", "${k}_max" } = minmax(map { $_->{$k} } @floor_rows);
+        }
+    }
+}
 
 sub flat {    # microseconds, as a table shows them
     my ($us) = @_;
@@ -502,11 +515,23 @@ if (%lat) {
                           join(' | ', map { sprintf '**%.1fx**', $med{downspool}{$_} / ($med{down}{$_} || 1) }
                                       qw(avg p50 p90 p99 max)));
     }
-    push @md, '', sprintf('The disk\'s floor, timed by bench/run in the same file system: a %d-byte '
-                        . 'record written, fsync\'d, renamed and its directory fsync\'d, %d times in a '
-                        . 'row: p50 %s, p90 %s, p99 %s, max %s.', $diskfloor{bytes} // 0,
-                          $diskfloor{n} // 0, map { flat($diskfloor{$_}) } qw(p50 p90 p99 max))
+    push @md, '', sprintf('The disk\'s floor, timed by bench/run in the same file system at the end of '
+                        . 'each round: a %d-byte record written, fsync\'d, renamed and its directory '
+                        . 'fsync\'d, %d times in a row; medians over the %d rounds (min-max): p50 %s '
+                        . '(%s-%s), p90 %s, p99 %s (%s-%s), max %s.', $diskfloor{bytes},
+                          $diskfloor{n}, $diskfloor{rounds}, flat($diskfloor{p50}),
+                          flat($diskfloor{p50_min}), flat($diskfloor{p50_max}), flat($diskfloor{p90}),
+                          flat($diskfloor{p99}), flat($diskfloor{p99_min}), flat($diskfloor{p99_max}),
+                          flat($diskfloor{max}))
         if %diskfloor;
+    my ($c1) = sort { $a <=> $b } keys %lat;
+    push @md, '', sprintf('Round by round, %d connection(s): `downspool` p50 %s; `down` p50 %s; the '
+                        . 'disk\'s p50 %s.', $c1,
+                          map({ my $v = $_; join(', ', map { flat($_->{p50}) }
+                                                  sort { $a->{rep} <=> $b->{rep} } @{ $lat{$c1}{$v} }) }
+                              qw(downspool down)),
+                          join(', ', map { flat($_->{p50}) } @floor_rows))
+        if @floor_rows && $lat{$c1}{downspool} && $lat{$c1}{down};
 }
 
 my $png = $doc eq 'none' ? undef
