@@ -93,15 +93,20 @@ sub redis_arg {
     return join ' ', '127.0.0.1:' . $redis->port, @more;
 }
 
+# the app (demo/backend.pl, "app"), or another one ($name, its own log)
 sub app {
-    my ($self, $port) = @_;
-    return $self->{app} = start_app($self->{sv}, "$self->{work}/app.log", $port);
+    my ($self, $name) = @_;
+    my $app = start_app($self->{sv}, "$self->{work}/" . ($name // 'app') . '.log',
+                        name => $name // 'app');
+    $self->{apps}{ $app->{name} } = $app;
+    return $name ? $app : ($self->{app} = $app);
 }
 
-# the app again on its port, after $sv->stop('app')
+# an app again on its port, after $sv->stop($name // 'app')
 sub app_again {
-    my ($self) = @_;
-    return $self->app($self->{app}{port});
+    my ($self, $name) = @_;
+    my $app = $self->{apps}{ $name // 'app' };
+    return start_app($self->{sv}, $app->{log}, name => $app->{name}, port => $app->{port});
 }
 
 sub node {

@@ -6,7 +6,7 @@ package Smile::Harness::Cluster;
 # and two workers, its own prefix, port, dedupe zone and spool directory)
 # started by a Supervisor; the app is demo/backend.pl.
 #
-#   my $app = start_app($sv, "$work/app.log");          # {port, log}
+#   my $app = start_app($sv, "$work/app.log");          # {port, log, name}
 #   my $a = start_node($sv, name => 'a', dir => "$work/a", app => $app,
 #                      redis => "127.0.0.1:$port timeout=1s");
 #   my $r = deliver($a, $body);       # {status, result, body} or {error}
@@ -18,8 +18,9 @@ package Smile::Harness::Cluster;
 # Options of start_node: name, dir (the prefix), app ({port}), redis (the
 # arguments of smile_webhook_redis, or undef for none), nginx, module,
 # error_level (info), retry (the spool's retry=, 1s), keep (its keep=,
-# 1h), ttl (the dedupe zone's, 1h), workers (2), more_http (lines added to
-# http{}), wrap and seconds (as Supervisor::start_nginx: valgrind, say).
+# 1h), ttl (the dedupe zone's, 1h), dedupe (0: the location has none),
+# workers (2), more_http (lines added to http{}), wrap and seconds (as
+# Supervisor::start_nginx: valgrind, say).
 # Its location /hook has smile_webhook on, the dedupe zone "ids" and the
 # spool DIR/spool, and answers carry X-Smile-Result: $smile_webhook_result;
 # /status is smile_webhook_status.
@@ -36,18 +37,20 @@ use Smile::Harness::Util qw(ROOT module_path nginx_path slurp spew);
 our @EXPORT_OK = qw(start_app node_conf start_node stop_node deliver app_got
                     node_status node_metric log_lines);
 
-# demo/backend.pl on a free port, or on $port (the app coming back after
-# an outage, appending to the same log); its log gets one line per request
+# demo/backend.pl, known to the Supervisor as $o{name} ("app"), on a free
+# port, or on $o{port} (the app coming back after an outage, appending to
+# the same log); its log gets one line per request
 sub start_app {
-    my ($sv, $log, $port) = @_;
-    $sv->spawn(app => log => $log,
-               cmd => [ $^X, ROOT . '/demo/backend.pl', $port // 0 ]);
-    my $p = $port
-        ? ($sv->wait_for_port(app => $port, 15) ? $port : undef)
-        : $sv->wait_for_output(app => $log, qr/listening on 127\.0\.0\.1:(\d+)/, 15);
-    $sv->setup_failed('the app (demo/backend.pl) did not start', slurp($log))
+    my ($sv, $log, %o) = @_;
+    my $name = $o{name} // 'app';
+    $sv->spawn($name, log => $log,
+               cmd => [ $^X, ROOT . '/demo/backend.pl', $o{port} // 0 ]);
+    my $p = $o{port}
+        ? ($sv->wait_for_port($name, $o{port}, 15) ? $o{port} : undef)
+        : $sv->wait_for_output($name, $log, qr/listening on 127\.0\.0\.1:(\d+)/, 15);
+    $sv->setup_failed("the app (demo/backend.pl) did not start", slurp($log))
         unless $p;
-    return { port => $p, log => $log };
+    return { port => $p, log => $log, name => $name };
 }
 
 sub node_conf {
@@ -84,7 +87,7 @@ ${\ ($o{more_http} // '') }
             smile_webhook on;
             smile_webhook_secret "$SECRET";
             smile_webhook_allow 127.0.0.1;
-            smile_webhook_dedupe ids;
+            ${\ (($o{dedupe} // 1) ? 'smile_webhook_dedupe ids;' : '# no dedupe') }
             smile_webhook_spool $dir/spool retry=${\ ($o{retry} // '1s') } keep=${\ ($o{keep} // '1h') };
             add_header X-Smile-Result \$smile_webhook_result always;
             proxy_pass http://127.0.0.1:$o{app}{port};
