@@ -10,7 +10,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use SmileRedis;
-use Smile::Harness::Cluster qw(node_status);
+use Smile::Harness::Cluster qw(nginx_conf node_status);
 use Smile::Harness::Supervisor qw(capture);
 use Smile::Harness::Util qw(spew);
 use Test::More;
@@ -24,29 +24,14 @@ spew("$w/blank.pw", "\r\nsecond line\n");
 mkdir "$w/pwdir";
 mkdir "$w/t";
 
-# nginx -t on a configuration with these http{} lines: (exit status, output)
+# nginx -t on a configuration with these http{} lines (and these in its
+# server{}): (exit status, output)
 sub nginx_t {
     my ($http, $server) = @_;
-    my $module = SmileRedis::smile_module();
-    spew("$w/t/nginx.conf", <<"EOF");
-daemon off;
-pid $w/t/nginx.pid;
-error_log $w/t/error.log;
-load_module $module;
-events { }
-http {
-    client_body_temp_path $w/t/body;
-    proxy_temp_path $w/t/proxy;
-    fastcgi_temp_path $w/t/fastcgi;
-    uwsgi_temp_path $w/t/uwsgi;
-    scgi_temp_path $w/t/scgi;
-    $http
-    server {
-        listen 127.0.0.1:1;
-        ${\ ($server // '') }
-    }
-}
-EOF
+    spew("$w/t/nginx.conf", nginx_conf(
+        dir => "$w/t", title => 'nginx -t', module => SmileRedis::smile_module(),
+        http => "    $http\n    server {\n        listen 127.0.0.1:1;\n        "
+              . ($server // '') . "\n    }"));
     return capture(SmileRedis::nginx_bin(), '-t', '-e', "$w/t/error.log",
                    '-p', "$w/t/", '-c', "$w/t/nginx.conf");
 }

@@ -21,7 +21,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use SmileRedis;
-use Smile::Harness::Cluster qw(deliver app_got log_lines);
+use Smile::Harness::Cluster qw(nginx_conf deliver app_got log_lines);
 use Smile::Harness::Events qw($SECRET fresh_event sign);
 use Smile::Harness::HTTP qw(free_port http_request);
 use Smile::Harness::Util qw(spew);
@@ -83,7 +83,6 @@ note('with dedupe, replays answered 409 in_flight meanwhile: ' . scalar @replays
 my $app2 = $t->app('app2');
 mkdir "$w/two";
 my $p2 = free_port();
-my $module = SmileRedis::smile_module();
 my $rarg = $t->redis_arg($redis, 'prefix=two:', $t->timeout(1));
 my $server = sub {
     my ($port, $spool, $to) = @_;
@@ -105,25 +104,12 @@ my $p1 = $sv->start_nginx(
     name => 'two', nginx => SmileRedis::nginx_bin(), prefix => "$w/two", conf => "$w/two/nginx.conf",
     write => sub {
         my ($port) = @_;
-        spew("$w/two/nginx.conf", <<"EOF");
-daemon off;
-master_process on;
-worker_processes 1;
-pid $w/two/nginx.pid;
-error_log $w/two/error.log info;
-load_module $module;
-events { }
-http {
-    client_body_temp_path $w/two/body;
-    proxy_temp_path $w/two/proxy;
-    fastcgi_temp_path $w/two/fastcgi;
-    uwsgi_temp_path $w/two/uwsgi;
-    scgi_temp_path $w/two/scgi;
-    smile_webhook_redis $rarg;
-${\ $server->($port, 'one', $app->{port}) }
-${\ $server->($p2, 'other', $app2->{port}) }
-}
-EOF
+        spew("$w/two/nginx.conf", nginx_conf(
+            dir => "$w/two", title => 'two servers', workers => 1,
+            module => SmileRedis::smile_module(),
+            http => "    smile_webhook_redis $rarg;\n"
+                  . $server->($port, 'one', $app->{port})
+                  . $server->($p2, 'other', $app2->{port})));
     });
 ok($t->connected($redis, 8), 'the two-server nginx is connected');
 @left = ($sv->stop('app'), $sv->stop('app2'));

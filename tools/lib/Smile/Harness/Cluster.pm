@@ -34,7 +34,7 @@ use Smile::Harness::HTTP qw(http_request unesc);
 use Smile::Harness::Status qw(read_status metric);
 use Smile::Harness::Util qw(ROOT module_path nginx_path slurp spew);
 
-our @EXPORT_OK = qw(start_app node_conf start_node stop_node deliver app_got
+our @EXPORT_OK = qw(start_app nginx_conf node_conf start_node stop_node deliver app_got
                     node_status node_metric log_lines);
 
 # demo/backend.pl, known to the Supervisor as $o{name} ("app"), on a free
@@ -53,14 +53,16 @@ sub start_app {
     return { port => $p, log => $log, name => $name };
 }
 
-sub node_conf {
+# an nginx.conf for prefix $o{dir}: master and $o{workers} (2) workers in
+# the foreground, the module loaded, its logs and temporary files in the
+# prefix, and $o{http} in http{} ($o{title}: its first comment)
+sub nginx_conf {
     my (%o) = @_;
     my $dir = $o{dir};
-    my $redis = defined $o{redis} ? "smile_webhook_redis $o{redis};" : '# no smile_webhook_redis';
     my $temp = join '', map { "    ${_}_temp_path $dir/${_}_temp;\n" }
         qw(client_body proxy fastcgi uwsgi scgi);
     return <<"EOF";
-# written by tools/lib/Smile/Harness/Cluster.pm: node $o{name}
+# written by tools/lib/Smile/Harness/Cluster.pm: $o{title}
 daemon off;
 master_process on;
 worker_processes ${\ ($o{workers} // 2) };
@@ -73,10 +75,21 @@ events {
 }
 
 http {
+$temp
+$o{http}
+}
+EOF
+}
+
+sub node_conf {
+    my (%o) = @_;
+    my $dir = $o{dir};
+    my $redis = defined $o{redis} ? "smile_webhook_redis $o{redis};" : '# no smile_webhook_redis';
+    return nginx_conf(%o, title => "node $o{name}", http => <<"EOF");
     log_format smile '\$msec \$remote_addr \$status result=\$smile_webhook_result '
                      'id=\$smile_event_id up=\$upstream_status pid=\$pid';
     access_log $dir/access.log smile;
-$temp
+
     $redis
     smile_webhook_dedupe_zone ids:1m ttl=${\ ($o{ttl} // '1h') };
 ${\ ($o{more_http} // '') }
@@ -97,7 +110,6 @@ ${\ ($o{more_http} // '') }
             smile_webhook_status;
         }
     }
-}
 EOF
 }
 
