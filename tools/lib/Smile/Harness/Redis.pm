@@ -19,7 +19,8 @@ package Smile::Harness::Redis;
 # REDISCLI_AUTH), persist (appendonly with appendfsync always: what was
 # acknowledged survives a kill -9 and a restart; default: no persistence
 # at all, --save "" and appendonly no), seconds (how long it may take to
-# answer PING, 10). Loopback only, protected mode on.
+# answer PING, 10), wrap (a command to run it through: taskset -c N).
+# Loopback only, protected mode on.
 
 use strict;
 use warnings;
@@ -48,7 +49,7 @@ sub start {
     my ($class, $sv, %o) = @_;
     my $self = bless { sv => $sv, name => $o{name} // 'redis', dir => $o{dir},
                        password => $o{password}, persist => $o{persist},
-                       seconds => $o{seconds} // 10 }, $class;
+                       wrap => $o{wrap} // [], seconds => $o{seconds} // 10 }, $class;
     my $why = missing();
     $sv->setup_failed($why) if $why;
     -d $self->{dir} or mkdir $self->{dir}
@@ -92,7 +93,7 @@ sub _run {
     my ($self) = @_;
     my $sv = $self->{sv};
     $sv->spawn($self->{name}, log => "$self->{dir}/redis.log",
-               cmd => [ $SERVER, "$self->{dir}/redis.conf" ]);
+               cmd => [ @{ $self->{wrap} }, $SERVER, "$self->{dir}/redis.conf" ]);
     return wait_until($self->{seconds}, sub {
         return 0 if defined $sv->exited($self->{name});
         return ($self->cli('PING') // '') =~ /^PONG/;
