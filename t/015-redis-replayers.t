@@ -11,6 +11,8 @@
 #   2. one nginx with two servers, each with a spool of its own and its
 #      own app: an event spooled by one server must be replayed once, to
 #      that server's app.
+#   3. the pace of the drain: 200 events spooled through two nodes while
+#      the app was down drain within 20 s of its return.
 #
 # Blocks marked TODO fail with the module as built on main at 341d5d5:
 # see the comments at each.
@@ -136,7 +138,38 @@ TODO: {
        'app of server 1: 1, app of server 2: 0', "the event went to server 1's app, once");
 }
 
-my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once;
+# 3. how fast the shared spool drains: 200 events spooled while the app was
+# down, both nodes replaying; the spool directory's replayer starts the
+# next replay as soon as one ends and drains that many in a second or two
+my @fast = map { $t->node("fast$_", redis => $t->redis_arg($redis, 'prefix=fast:', $t->timeout(1)),
+                          error_level => 'warn') } 1, 2;
+ok($t->connected($redis, 14), 'two more nodes are connected');
+@left = $sv->stop('app');
+is("@left", '', 'the app is stopped');
+my $N = 200;
+my $spooled = 0;
+for my $i (1 .. $N) {
+    my ($id, $body) = event("fast$i");
+    my $r = deliver($fast[$i % 2], $body);
+    $spooled++ if ($r->{status} // 0) == 202;
+}
+is($spooled, $N, "$N events spooled through both nodes");
+is($redis->cli('XLEN', 'fast:{spool}:stream'), $N, 'all in the stream');
+$t->app_again;
+my $t0 = time;
+my $drained = $t->eventually(120, sub { ($redis->cli('XLEN', 'fast:{spool}:stream') // -1) == 0 });
+my $took = time - $t0;
+ok($drained, sprintf('the stream drained, in %.1f s', $took));
+TODO: {
+    # Module bug (341d5d5): each replayer reads at most 4 new entries
+    # (XREADGROUP COUNT 4) and claims at most 8 pending ones per 1-second
+    # pass, whatever its free slots do meanwhile: about 4 events a second
+    # per node, against hundreds for the spool directory.
+    local $TODO = 'the shared spool drains about 4 events per second per node';
+    ok($drained && $took < $t->slow(20), "$N events drained within 20 s of the app's return");
+}
+
+my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once, @fast;
 is("@bad", '', 'no alert');
 
 $t->done;
