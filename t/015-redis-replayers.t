@@ -13,6 +13,8 @@
 #      that server's app.
 #   3. the pace of the drain: 200 events spooled through two nodes while
 #      the app was down drain within 20 s of its return.
+#   4. smile_webhook_spool_depth_bytes while a record goes to a slow Redis:
+#      a size, never below zero.
 #
 # Blocks marked TODO fail with the module as built on main at 341d5d5:
 # see the comments at each.
@@ -23,7 +25,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use SmileRedis;
-use Smile::Harness::Cluster qw(nginx_conf deliver app_got log_lines);
+use Smile::Harness::Cluster qw(nginx_conf deliver app_got node_metric log_lines);
+use POSIX ();
 use Smile::Harness::Events qw($SECRET fresh_event sign);
 use Smile::Harness::HTTP qw(free_port http_request);
 use Smile::Harness::Util qw(spew);
@@ -169,7 +172,38 @@ TODO: {
     ok($drained && $took < $t->slow(20), "$N events drained within 20 s of the app's return");
 }
 
-my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once, @fast;
+# 4. the spool's byte gauge while a record goes to Redis: Redis holds the
+# XADD's reply past the replayer's next scan (every second), which counts
+# the directory meanwhile
+# (no dedupe: the request goes to the app at once, and the app is down)
+my $slow = $t->node('slow', dedupe => 0,
+                    redis => $t->redis_arg($redis, 'prefix=slow:', $t->timeout(5)));
+ok($t->connected($redis, 17), 'one more node is connected');
+@left = $sv->stop('app');
+is("@left", '', 'the app is stopped');
+ok($redis->pause, 'Redis is paused (SIGSTOP)');
+my ($id4, $body4) = event('gauge');
+my $kid = fork // die "fork: $!";
+if ($kid == 0) {
+    deliver($slow, $body4, timeout => 20);
+    POSIX::_exit(0);
+}
+sleep $t->slow(1.5);    # the spool write waits for Redis; the replayer scans
+ok($redis->resume, 'Redis goes on (SIGCONT)');
+waitpid($kid, 0);
+my $bytes = node_metric($slow, 'smile_webhook_spool_depth_bytes') // -1;
+is($redis->cli('XLEN', 'slow:{spool}:stream'), 1, 'the event went to the stream');
+TODO: {
+    # Module bug (341d5d5): a record spooled into Redis adds its size to the
+    # spool's byte count before the XADD and takes it off after the reply;
+    # the replayer's scan sets the count to the directory's in between, so
+    # the subtraction takes the gauge below zero (about 2^64) until the
+    # next scan.
+    local $TODO = 'smile_webhook_spool_depth_bytes goes below zero';
+    ok($bytes >= 0 && $bytes < 2**62, "smile_webhook_spool_depth_bytes is a size: $bytes");
+}
+
+my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once, @fast, $slow;
 is("@bad", '', 'no alert');
 
 $t->done;
