@@ -75,9 +75,8 @@ our $MIRRORED = fresh_event(id => 'ev-mirrored');
 # status and what nginx printed
 sub nginx_t {
     my ($root, $user, $spool) = @_;
-    my ($module) = grep { /smile_webhook/ } split ' ',
-                   $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    my $conf = ($module ? "load_module $module;\n" : '')
+    my $conf = join('', map { "load_module $_;\n" }
+                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '')
                . ($user ? "user $user;\n" : '')
                . "pid $root/nginx.pid;\n"
                . "events {}\n"

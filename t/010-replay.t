@@ -68,6 +68,29 @@ our $TOKEN   = fresh_event(id => 'ev-replay-token');
 our $RESTART = fresh_event(id => 'ev-replay-restart');
 our $KILLED  = fresh_event(id => 'ev-replay-killed');
 our $MIDREPLAY = fresh_event(id => 'ev-replay-midreplay');
+our $WKREPLAY = fresh_event(id => 'ev-replay-worker');
+
+# TEST 8, 9: the app made slow, the cache manager killed while a replay
+# waits for the app, then the app back
+sub cache_manager_killed {
+    stuck_drain();
+    app_mode('slow');
+    ok(stuck_accept(6), tname("a replay is in the app, waiting"));
+    my $cm = cache_manager_pid();
+    kill 'KILL', $cm;
+    ok(wait_for(5, sub { my $n = cache_manager_pid(); $n && $n != $cm }),
+       tname("the master started another cache manager"));
+    sleep 0.5;
+    app_mode('up');
+    stuck_drain();
+    ok(spool_empties(8), tname("the file is removed"));
+    sleep 1;
+    my @app = app_log();
+    is(scalar(grep { $_->{status} =~ /^2/ } @app), 1,
+       tname("one delivery answered 2xx"));
+    is(deliveries(@app), "ev-replay-midreplay 200 attempt=2\n",
+       tname("the app got it exactly once"));
+}
 
 sub have_strace {
     my ($rc) = SmileSpool::capture('strace', '-o', '/dev/null', 'true');
@@ -503,6 +526,8 @@ package main;
  }, sub {
     is(join(' ', map { s/^ev-\d+-//r } events_in()), '1-ev-replay-killed',
        tname("Smile's retry is spooled"));
+    like(errlog(), qr/smile webhook event id "ev-replay-killed" was in flight in process \d+, which has exited; delivering it again, client: 127\.0\.0\.1/,
+         tname("taken over from the dead worker"));
     app_mode('up');
     ok(spool_empties(8), tname("and delivered"));
     sleep 2.5;
@@ -547,25 +572,7 @@ proxy_ignore_client_abort on it is delivered exactly once.
 --- timeout: 20
 --- after_response eval
 package main;
-sub {
-    stuck_drain();
-    app_mode('slow');
-    ok(stuck_accept(6), tname("a replay is in the app, waiting"));
-    my $cm = cache_manager_pid();
-    kill 'KILL', $cm;
-    ok(wait_for(5, sub { my $n = cache_manager_pid(); $n && $n != $cm }),
-       tname("the master started another cache manager"));
-    sleep 0.5;
-    app_mode('up');
-    stuck_drain();
-    ok(spool_empties(8), tname("the file is removed"));
-    sleep 1;
-    my @app = app_log();
-    is(scalar(grep { $_->{status} =~ /^2/ } @app), 1,
-       tname("one delivery answered 2xx"));
-    is(deliveries(@app), "ev-replay-midreplay 200 attempt=2\n",
-       tname("the app got it exactly once"));
-}
+\&::cache_manager_killed
 --- error_log eval
 qr/\[alert\] \d+#\d+: cache manager process \d+ exited on signal 9/
 --- no_error_log
@@ -596,25 +603,7 @@ qr/\[alert\] \d+#\d+: cache manager process \d+ exited on signal 9/
 --- timeout: 20
 --- after_response eval
 package main;
-sub {
-    stuck_drain();
-    app_mode('slow');
-    ok(stuck_accept(6), tname("a replay is in the app, waiting"));
-    my $cm = cache_manager_pid();
-    kill 'KILL', $cm;
-    ok(wait_for(5, sub { my $n = cache_manager_pid(); $n && $n != $cm }),
-       tname("the master started another cache manager"));
-    sleep 0.5;
-    app_mode('up');
-    stuck_drain();
-    ok(spool_empties(8), tname("the file is removed"));
-    sleep 1;
-    my @app = app_log();
-    is(scalar(grep { $_->{status} =~ /^2/ } @app), 1,
-       tname("one delivery answered 2xx"));
-    is(deliveries(@app), "ev-replay-midreplay 200 attempt=2\n",
-       tname("the app got it exactly once"));
-}
+\&::cache_manager_killed
 --- error_log eval
 qr/\[alert\] \d+#\d+: cache manager process \d+ exited on signal 9/
 --- no_error_log
@@ -622,7 +611,59 @@ qr/\[alert\] \d+#\d+: cache manager process \d+ exited on signal 9/
 
 
 
-=== TEST 10: dead after keep (keep=2s, the app down): the event moves to PATH/dead/ whole, logged once at error, counted in dead_total, out of the depth; never deleted, never replayed, also once the app is back
+=== TEST 10: the worker killed (SIGKILL) while it forwards a replay to the app: the replayer gets no answer (answer 0) and keeps the file with one more attempt; the next replay takes the id over from the dead worker (dedupe) and delivers it: one 2xx delivery, as the 3rd attempt
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        smile_webhook_spool $TEST_NGINX_SERVER_ROOT/logs/spool retry=1s;
+        proxy_pass http://$app;
+    }
+--- user_files
+>>> app-down
+--- request eval
+::post($::WKREPLAY)
+--- more_headers eval
+::hdrs($::WKREPLAY)
+--- error_code: 202
+--- timeout: 20
+--- after_response eval
+package main;
+sub {
+    stuck_drain();
+    app_mode('slow');
+    ok(stuck_accept(6), tname("a replay is in the app, waiting"));
+    my $worker = worker_pid();
+    kill 'KILL', $worker;
+    ok(wait_for(5, sub { my $w = worker_pid(); $w && $w != $worker }),
+       tname("the master started another worker"));
+    app_mode('up');
+    stuck_drain();
+    my @l = errlog_wait(qr/replay of event id "ev-replay-worker" failed/);
+    like($l[0] ? $l[0][2] : '', qr/failed, attempt 2, answer 0; next in 2 s/,
+         tname("the replayer got no answer"));
+    ok(spool_empties(8), tname("the file is removed"));
+    like(errlog(), qr/smile webhook event id "ev-replay-worker" was in flight in process $worker, which has exited; delivering it again, client: unix:/,
+         tname("the replay takes the id over from the dead worker"));
+    sleep 0.5;
+    my @app = app_log();
+    is(join('', map { "$_->{id} $_->{status} attempt=$_->{attempt}\n" }
+                grep { $_->{status} =~ /^2/ } @app),
+       "ev-replay-worker 200 attempt=3\n",
+       tname("one 2xx delivery, the 3rd attempt"));
+}
+--- error_log eval
+qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9/
+--- no_error_log
+[crit]
+
+
+
+=== TEST 11: dead after keep (keep=2s, the app down): the event moves to PATH/dead/ whole, logged once at error, counted in dead_total, out of the depth; never deleted, never replayed, also once the app is back
 --- config
     location = /hook {
         smile_webhook on;
@@ -675,7 +716,7 @@ package main;
 
 
 
-=== TEST 11: a body in the client's temporary file (client_body_buffer_size 1k, 300 KB): spooled and replayed byte for byte
+=== TEST 12: a body in the client's temporary file (client_body_buffer_size 1k, 300 KB): spooled and replayed byte for byte
 --- config
     location = /hook {
         smile_webhook on;
@@ -714,7 +755,7 @@ a client request body is buffered to a temporary file
 
 
 
-=== TEST 12: a chunked body: spooled without Transfer-Encoding, with its length, and replayed byte for byte
+=== TEST 13: a chunked body: spooled without Transfer-Encoding, with its length, and replayed byte for byte
 --- config
     location = /hook {
         smile_webhook on;
@@ -755,7 +796,7 @@ sub {
 
 
 
-=== TEST 13: files put in the spool by hand: a tmp-* file (a whole record, even) is never replayed, and removed only once an hour old; a whole ev-* record is replayed; an ev-* record cut short (as a write that died would leave it under its final name) fails the signature check and never reaches the app
+=== TEST 14: files put in the spool by hand: a tmp-* file (a whole record, even) is never replayed, and removed only once an hour old; a whole ev-* record is replayed; an ev-* record cut short (as a write that died would leave it under its final name) fails the signature check and never reaches the app
 --- config
     location = /hook {
         smile_webhook on;
@@ -798,13 +839,13 @@ sub {
 
 
 
-=== TEST 14: the status after a known sequence (two events spooled, a third refused by max_size, then both delivered): the exact lines of the spool families, and replays are not counted as requests
+=== TEST 15: the status after a known sequence (two events spooled, a third refused by max_size, then both delivered, made due by hand): the exact lines of the spool families, and replays are not counted as requests
 --- config
     location = /hook {
         smile_webhook on;
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
-        smile_webhook_spool $TEST_NGINX_SERVER_ROOT/logs/spool max_size=2600 retry=3s;
+        smile_webhook_spool $TEST_NGINX_SERVER_ROOT/logs/spool max_size=2600 retry=1h;
         proxy_pass http://$app;
     }
 
@@ -844,7 +885,10 @@ package main;
        qq(smile_webhook_requests_total{result="ok"} 1\n)
        . qq(smile_webhook_requests_total{result="spooled"} 2\n),
        tname("requests: the one not spooled is ok, two spooled"));
+    # the app back, and both events due (retry=1h kept them waiting)
     app_mode('up');
+    my $dir = spool_dir();
+    utime(time - 7200, time - 7200, "$dir/$_") for events_in();
     ok(spool_empties(8), tname("both delivered"));
     sleep 1.3;    # a scan of the spool
  }, sub {
@@ -858,10 +902,56 @@ package main;
        qq(smile_webhook_requests_total{result="ok"} 1\n)
        . qq(smile_webhook_requests_total{result="spooled"} 2\n),
        tname("the replays are not counted as requests"));
-    is(deliveries(app_log_wait(2)),
+    is(deliveries(sort { $a->{id} cmp $b->{id} } app_log_wait(2)),
        "ev-metrics-1 200 attempt=2\nev-metrics-2 200 attempt=2\n",
        tname("the app got both, once"));
  }]
 --- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 16: a replay is not held to max_age (checked on arrival): an event 57 s old on arrival, max_age 60s, is delivered by a replay made once it is older than that
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_max_age 60s;
+        smile_webhook_spool $TEST_NGINX_SERVER_ROOT/logs/spool retry=2s;
+        add_header X-Result $smile_webhook_result always;
+        proxy_pass http://$app;
+    }
+
+    location = /t {
+        return 204;
+    }
+--- user_files
+>>> app-down
+--- request
+GET /t
+--- error_code: 204
+--- timeout: 20
+--- after_response eval
+package main;
+sub {
+    # made now, 57 s old
+    my $start = time;
+    my $aged = fresh_event(id => 'ev-replay-aged', created_at => -57);
+    my $c = raw_post(server_port(), '/hook', $aged,
+                     "Smile-Signature: " . sign($aged));
+    like(read_answer($c, 5) // '', qr{^HTTP/1\.1 202 .*\r\nX-Result: spooled\r\n}s,
+         tname("spooled"));
+
+    # the app is back once the event is more than 60 s old
+    wait_for(10, sub { time > $start + 4.2 });
+    app_mode('up');
+    ok(spool_empties(8), tname("delivered"));
+    is(deliveries(app_log_wait(1)), "ev-replay-aged 200 attempt=3\n",
+       tname("the app got it, older than max_age"));
+}
+--- no_error_log
+stale
 [alert]
 [crit]

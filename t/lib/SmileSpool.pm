@@ -401,21 +401,27 @@ sub status_spool_lines {
 
 sub master_pid {
     my $pid = slurp(Test::Nginx::Util::server_root() . '/logs/nginx.pid');
-    return undef unless defined $pid;
-    chomp $pid;
-    return $pid;
+    return 0 unless defined $pid && $pid =~ /^(\d+)/;
+    return $1;
 }
 
-# live children of the master whose title matches $re
+# live children of the master whose title matches $re ("worker process",
+# "cache manager process"; qr/./ for all); under valgrind, where titles do
+# not show, those the master's "start ... process PID" lines name
 sub children_of {
     my ($master, $re) = @_;
     my %t = proc_table();
+    my %started;
+    for my $l (split /\n/, errlog()) {
+        $started{$2} = $1 if $l =~ /\] $master#\d+: start (.+) (\d+)$/;
+    }
     my @p;
     for my $pid (keys %t) {
         next unless $t{$pid}{ppid} == $master && $t{$pid}{state} ne 'Z';
         my $cmd = slurp("/proc/$pid/cmdline") // next;
         $cmd =~ s/\0+$//;
         $cmd =~ s/\0+/ /g;
+        $cmd = $started{$pid} if $cmd !~ /^nginx: / && $started{$pid};
         push @p, $pid if $cmd =~ $re;
     }
     return sort { $a <=> $b } @p;
@@ -440,7 +446,7 @@ sub reload_nginx {
     my $master = master_pid();
     my @old = children_of($master, qr/./);
     kill 'HUP', $master or die "cannot HUP $master: $!\n";
-    return wait_for(10, sub {
+    return wait_for(60, sub {
         my @now = children_of($master, qr/worker process$|cache manager/);
         my %old = map { $_ => 1 } @old;
         return !grep({ _alive($_) } @old)
@@ -452,15 +458,34 @@ sub stop_nginx {
     my $master = master_pid();
     my @all = ($master, children_of($master, qr/./));
     kill 'QUIT', $master or die "cannot QUIT $master: $!\n";
-    return wait_for(10, sub { !grep { _alive($_) } @all });
+    return wait_for(60, sub { !grep { _alive($_) } @all });
 }
 
+# nginx started again the way Test::Nginx starts it (under valgrind too,
+# where it stays in the foreground: not waited for), until its master has a
+# worker and a cache manager
 sub start_nginx {
     my $root = Test::Nginx::Util::server_root();
-    my ($rc, $out) = capture($Test::Nginx::Util::NginxBinary, '-p', "$root/",
-                             '-c', "$root/conf/nginx.conf");
-    return 0 if $rc != 0;
-    return wait_for(10, sub {
+    my @cmd = ($Test::Nginx::Util::NginxBinary, '-p', "$root/",
+               '-c', "$root/conf/nginx.conf");
+    @cmd = Test::Nginx::Util::valgrind_cmd()
+        if $Test::Nginx::Util::UseValgrind
+           && defined &Test::Nginx::Util::valgrind_cmd;
+    unlink "$root/logs/nginx.pid";
+    my $pid = fork() // die "fork: $!\n";
+    if ($pid == 0) {
+        setpgrp(0, 0);
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        { no warnings 'exec'; exec @cmd; }
+        POSIX::_exit(127);
+    }
+    # under valgrind nginx stays our child: Test::Nginx stops it (its
+    # ChildPid) at the end of the block, and unlinks the pid file
+    $Test::Nginx::Util::ChildPid = $pid if $Test::Nginx::Util::UseValgrind;
+    return wait_for(60, sub {
+        waitpid($pid, WNOHANG) unless $Test::Nginx::Util::UseValgrind;
         my $m = master_pid();
         return $m && _alive($m) && cache_manager_pid() && worker_pid();
     });
@@ -580,11 +605,17 @@ sub hold_fsync {
     return $ok ? $st : undef;
 }
 
+# strace detaches on TERM; once its tracee was killed while held, it may
+# hang instead ("delayed wait data set already"): then KILL, which detaches
+# too
 sub release_held {
     my ($st) = @_;
     return unless $st;
     kill 'TERM', $st;
-    waitpid($st, 0);
+    if (!wait_for(3, sub { waitpid($st, WNOHANG) != 0 })) {
+        kill 'KILL', $st;
+        waitpid($st, 0);
+    }
     @STRACES = grep { $_ != $st } @STRACES;
 }
 
