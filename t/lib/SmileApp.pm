@@ -386,7 +386,6 @@ sub planned_tests {
     my $total = 0;
     for my $block (Test::Base::blocks()) {
         $total += block_tests($block);
-        print STDERR "PLAN ", ($block->name =~ m{^(TEST \w+)})[0], " ", block_tests($block), "\n" if $ENV{SMILE_PLAN_DEBUG};
     }
     return $total;
 }
@@ -490,7 +489,7 @@ sub start_apps {
     mkdir $state or die "cannot create $state: $!";
     unlink "$DIR/ready";
 
-    my %ctx = (dir => $DIR, state => $state, driver => $driver,
+    my %ctx = (dir => $DIR, state => $state, driver => $driver, owner => $$,
                errlog => error_log_file(),
                port => Test::Nginx::Util::server_port_for_client(),
                servroot => $Test::Nginx::Util::ServRoot,
@@ -650,9 +649,11 @@ sub run {
     open my $ready, '>', "$Ctx{dir}/ready" or die "cannot write ready: $!";
     close $ready;
 
+    # until stopped, or the test process is gone (killed by a signal, it
+    # could not stop us)
     my $sel = IO::Select->new(@listeners);
-    while (1) {
-        for my $l ($sel->can_read) {
+    while (getppid() == $Ctx{owner}) {
+        for my $l ($sel->can_read(0.5)) {
             my $c = $l->accept or next;
             my $kind = $kind{fileno $l};
             my $pid = fork;
@@ -671,6 +672,7 @@ sub run {
             close $c;
         }
     }
+    kill 'TERM', -$$;
 }
 
 # one line into nginx's error.log
