@@ -35,7 +35,7 @@ TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
 VG_DEBS    := valgrind
 
 # the Test::Nginx-compatible runner is used only when the real one is absent
-PROVE_INC   = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+PROVE_INC  ?= $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                 || echo -I$(CURDIR)/tools/test-nginx-compat/lib)
 # The suite loads this module only, plus the lua module (and NDK) when
 # there is one for NGINX: Debian's for Debian's nginx, otherwise whatever
