@@ -20,6 +20,8 @@ MODULE     := $(MODULE_DIR)/ngx_http_smile_webhook_module.so
 SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch] ngx_smile_webhook_module/smile/*.[ch])
 # the nginx the suite runs against; the module must be built for it
 NGINX      ?= /usr/sbin/nginx
+# (nginx reads a variable NGINX from its environment: inherited sockets)
+unexport NGINX
 # Debian's nginx logs early configuration errors to stderr only; the
 # wrapper adds "-e logs/error.log" so "--- must_die" blocks can read them
 TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper

@@ -6,15 +6,12 @@
 #
 # These are the only blocks of the suite that need lua.  The file is
 # skipped, and says why, when nginx has no lua module: neither loaded
-# (TEST_NGINX_LOAD_MODULES) nor built in.  With a lua module built from
-# source, SMILE_TEST_LUA_PACKAGE_PATH says where lua-resty-core is
-# (tools/test-nginx-source sets it).
+# (TEST_NGINX_LOAD_MODULES) nor built in.
 
 use lib 't/lib';
 use Test::Nginx::Socket;
 use SmileTest;
-use SmileApp qw(:DEFAULT have_lua lua_http_config tx_event forwarded
-                tampered);
+use SmileApp qw(:DEFAULT have_lua tx_event forwarded tampered);
 
 BEGIN {
     if (!have_lua()) {
@@ -31,14 +28,7 @@ no_long_string();
 # about 40 KB: larger than client_body_buffer_size 1k, smaller than 1m
 our $TX = tx_event('tx-event-40k', 400);
 
-# the app, and where lua-resty-core is when lua was built from source
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", lua_http_config() . $APP_HTTP_CONFIG);
-    }
-});
+add_block_preprocessor(\&with_app);
 
 plan tests => repeat_each() * planned_tests();
 

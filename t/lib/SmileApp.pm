@@ -61,8 +61,7 @@ our @EXPORT = qw($APP_HTTP_CONFIG with_app post hdrs app_sees error_page
                  rejected conf_error planned_tests);
 our @EXPORT_OK = qw($ECHO_HTTP_CONFIG $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS
                     ledger_sees acknowledged events_list with_ledger
-                    with_echo have_lua lua_http_config tx_event forwarded
-                    tampered);
+                    with_echo have_lua tx_event forwarded tampered);
 our %EXPORT_TAGS = (ledger => [qw($LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS
                                   ledger_sees acknowledged events_list
                                   with_ledger)]);
@@ -360,14 +359,6 @@ sub have_lua {
     my $v = `$bin -V 2>&1`;
     return "lua built into nginx" if defined $v && $v =~ /lua-nginx-module|ngx_lua|http_lua/;
     return undef;
-}
-
-# http{} lines for lua: lua_package_path when SMILE_TEST_LUA_PACKAGE_PATH
-# names where lua-resty-core is (tools/test-nginx-source sets it)
-sub lua_http_config {
-    my $path = $ENV{SMILE_TEST_LUA_PACKAGE_PATH};
-    return '' unless defined $path && length $path;
-    return qq{    lua_package_path "$path;;";\n};
 }
 
 # ---------------------------------------------------------------------
