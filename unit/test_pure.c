@@ -1513,6 +1513,13 @@ typedef struct {
 
 #define T   "\"type\":\"USER_CREATED\""
 
+#define ESC_A10   "\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041\\u0041" \
+                  "\\u0041\\u0041"
+#define ESC_A100  ESC_A10 ESC_A10 ESC_A10 ESC_A10 ESC_A10 ESC_A10 ESC_A10 \
+                  ESC_A10 ESC_A10 ESC_A10
+#define A32       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define A128      A32 A32 A32 A32
+
 #define NUL_IN_STRING  "{\"id\":\"a\"," T ",\"x\":\"a\0b\"}"
 #define NUL_TRAILING   "{\"id\":\"a\"," T "}\0"
 
@@ -1803,6 +1810,22 @@ static const case_t  cases[] = {
     { "whitespace everywhere",
       " { \"id\" : \"a\" ,\n\t\"type\"\r\n:\"USER_CREATED\" } ", 0,
       OK("a", "USER_CREATED") },
+    /* field values are judged by what they decode to, not their bytes */
+    { "id of 30 escaped letters (180 bytes, decodes to 30)",
+      "{\"id\":\"" ESC_A10 ESC_A10 ESC_A10 "\"," T "}", 0,
+      OK("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "USER_CREATED") },
+    { "id of 128 escaped letters (768 bytes)",
+      "{\"id\":\"" ESC_A100 ESC_A10 ESC_A10 "\\u0041\\u0041\\u0041\\u0041"
+      "\\u0041\\u0041\\u0041\\u0041\"," T "}", 0,
+      OK(A128, "USER_CREATED") },
+    { "id of 129 escaped letters",
+      "{\"id\":\"" ESC_A100 ESC_A10 ESC_A10 "\\u0041\\u0041\\u0041\\u0041"
+      "\\u0041\\u0041\\u0041\\u0041\\u0041\"," T "}", 0, ERR("\"id\"") },
+    { "escaped type", "{\"id\":\"a\",\"type\":\"\\u0055SER_CREATED\"}", 0,
+      OK("a", "USER_CREATED") },
+    { "escaped slash in id", "{\"id\":\"a\\/b\"," T "}", 0, ERR("\"id\"") },
+    { "escaped dot in id", "{\"id\":\"a\\u002eb\"," T "}", 0,
+      OK("a.b", "USER_CREATED") },
     { "numbers, bools and nulls elsewhere",
       "{\"n\":-1.5e+10,\"b\":true,\"f\":false,\"z\":null,\"i\":0,"
       "\"big\":123456789012345678901234567890,\"id\":\"a\"," T "}", 0,
@@ -2930,7 +2953,7 @@ test_oracle_utf8(void)
  * byte and nothing after it, the same for every split.
  */
 
-#define STRICT_FILL_LONG  200    /* > SMILE_STRING_FED: elided */
+#define STRICT_FILL_LONG  (SMILE_STRING_FED + 40)   /* elided */
 
 static void
 test_strict_utf8(void)
@@ -3268,7 +3291,7 @@ test_differential(void)
         rng_seed(seed);
 
         as_key = rng_below(3) == 0;
-        n = 100 + rng_below(500);
+        n = 100 + rng_below(SMILE_STRING_FED + 300);
         o = 0;
 
         o += sprintf(buf, as_key ? PREFIX_K : PREFIX_X);

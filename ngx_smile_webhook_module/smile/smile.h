@@ -33,8 +33,13 @@
 #define SMILE_VERSION_MAX       10
 #define SMILE_MAX_DEPTH         256
 
-/* string bytes yajl sees before the rest of a long string is elided */
-#define SMILE_STRING_FED        160
+/*
+ * String bytes yajl sees before the rest of a long string is elided.  A
+ * field value is judged by what it decodes to: the longest accepted value
+ * (an id of SMILE_ID_MAX characters) written as \uXXXX escapes takes six
+ * bytes a character, so no string that could decode to one is elided.
+ */
+#define SMILE_STRING_FED        (6 * SMILE_ID_MAX + 8)
 /* the longest number or literal accepted (yajl re-reads them too) */
 #define SMILE_TOKEN_MAX         64
 
