@@ -1139,120 +1139,94 @@ master's new worker gets another pid.
         proxy_set_header X-Front-Pid $pid;
         proxy_pass http://ledger;
     }
-    location = /t {
-        content_by_lua_block {
-            local ffi = require "ffi"
-            pcall(ffi.cdef, "int kill(int pid, int sig);")
-            local ledger = ngx.shared.smile_ledger
-            local takers = {
-                { "exec sleep 20", "root" },
-                { "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
-                  .. "sleep 20", "another user" } }
-            local done = 0
+--- driver
+my @takers = (['exec sleep 20', 'root'],
+              ['exec setpriv --reuid=65534 --regid=65534 --clear-groups '
+               . 'sleep 20', 'another user']);
+my $done = 0;
 
-            local function set_last_pid(n)
-                local f = assert(io.open("/proc/sys/kernel/ns_last_pid",
-                                         "w"))
-                f:write(tostring(n))
-                f:close()
-            end
+my $set_last_pid = sub {
+    open my $fh, '>', '/proc/sys/kernel/ns_last_pid'
+        or die "cannot write ns_last_pid: $!\n";
+    print $fh $_[0];
+    close $fh;
+};
 
-            local function read(name)
-                local f = io.open(name)
-                if not f then
-                    return nil
-                end
-                local s = f:read("*a")
-                f:close()
-                return s
-            end
+my $read = sub {
+    open my $fh, '<', $_[0] or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+};
 
-            -- the 22nd field of /proc/PID/stat, or nil
-            local function start_of(pid)
-                local s = read("/proc/" .. pid .. "/stat")
-                local rest = s and s:match(".*%)%s(.*)$")
-                local n = 2
-                for w in (rest or ""):gmatch("%S+") do
-                    n = n + 1
-                    if n == 22 then
-                        return w
-                    end
-                end
-            end
+# the 22nd field of /proc/PID/stat (the start time), or undef
+my $start_of = sub {
+    my $s = $read->("/proc/$_[0]/stat");
+    return undef unless defined $s;
+    return (split ' ', substr($s, rindex($s, ')') + 2))[19];
+};
 
-            local function owner_of(pid)
-                local s = read("/proc/" .. pid .. "/status") or ""
-                return s:match("\nUid:%s+(%d+)") == "0" and "root"
-                       or "another user"
-            end
+my $owner_of = sub {
+    my ($uid) = ($read->("/proc/$_[0]/status") // '') =~ /\nUid:\s+(\d+)/;
+    return defined $uid && $uid eq '0' ? 'root' : 'another user';
+};
 
-            -- a new process with this pid; its popen handle, or nil
-            local function give(pid, cmd)
-                for _ = 1, 50 do
-                    set_last_pid(pid - 1)
-                    local p = io.popen(cmd)
-                    ngx.sleep(0.05)
-                    if (read("/proc/" .. pid .. "/cmdline") or "")
-                       :find("sleep", 1, true)
-                    then
-                        return p
-                    end
-                end
-            end
-
-            for _, ev in ipairs(smile.events()) do
-                local sock = smile.send("POST", "/hook?hold=1",
-                                        { "Smile-Signature: " .. ev.sig },
-                                        ev.body)
-                smile.wait_holding(ev.id)
-                local pid = ledger:get("held-by:" .. ev.id)
-
-                if pid ~= ngx.worker.pid() then
-                    local old = start_of(pid)
-                    set_last_pid(pid)
-                    assert(ffi.C.kill(pid, 9) == 0, "kill -9 failed")
-
-                    local deadline = ngx.now() + 60
-                    while start_of(pid) == old do
-                        assert(ngx.now() < deadline, "worker still there")
-                        ngx.sleep(0.01)
-                    end
-
-                    done = done + 1
-                    local p = give(pid, takers[done][1])
-                    local now = start_of(pid)
-                    ngx.say("pid ", (now and now ~= old)
-                                    and "taken by another process" or "free",
-                            ", owned by ", owner_of(pid))
-
-                    local res = smile.post("/hook", ev.body, ev.sig)
-                    ngx.say("after the kill: ", smile.line(res))
-                    ngx.say("again: ",
-                            smile.line(smile.post("/hook", ev.body, ev.sig)))
-
-                    if p then
-                        ffi.C.kill(pid, 9)
-                        p:close()
-                    end
-                    smile.release(ev.id)
-                    sock:close()
-
-                    if done == #takers then
-                        return
-                    end
-
-                else
-                    -- held in the driver's own worker: try another id
-                    smile.release(ev.id)
-                    sock:close()
-                end
-            end
-
-            ngx.say("not enough held requests outside the driver's worker")
-        }
+# a new process with this pid: the handle of the command, or undef
+my $give = sub {
+    my ($pid, $cmd) = @_;
+    for (1 .. 50) {
+        $set_last_pid->($pid - 1);
+        open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
+        $d->sleep(0.05);
+        return $p if ($read->("/proc/$pid/cmdline") // '') =~ /sleep/;
+        close $p;
     }
+    return undef;
+};
+
+for my $ev (@{ $d->events }) {
+    my $sock = $d->start_post('/hook?hold=1', $ev->{body}, $ev->{sig});
+    $d->wait_holding($ev->{id});
+    my $pid = $d->held_by($ev->{id});
+
+    if ($pid == $d->front_pid) {
+        # held by the worker that proxies this driver's own request: try
+        # another id
+        $d->release($ev->{id});
+        close $sock;
+        next;
+    }
+
+    my $old = $start_of->($pid);
+    $set_last_pid->($pid);
+    kill 'KILL', $pid or die "kill -9 $pid failed: $!\n";
+    my $deadline = time + 60;
+    while (($start_of->($pid) // '') eq $old) {
+        die "worker $pid still there\n" if time > $deadline;
+        $d->sleep(0.01);
+    }
+
+    my $p = $give->($pid, $takers[$done++][0]);
+    my $now = $start_of->($pid);
+    $d->say("pid ", defined $now && $now ne $old ? "taken by another process"
+                                                 : "free",
+            ", owned by ", $owner_of->($pid));
+    $d->say("after the kill: ",
+            $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+    $d->say("again: ", $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+
+    if ($p) {
+        kill 'KILL', $pid;
+        close $p;
+    }
+    $d->release($ev->{id});
+    close $sock;
+    return if $done == @takers;
+}
+$d->say("not enough held requests outside the driver's worker");
 --- request eval
-"POST /t\n"
+"POST /drive\n"
 . ::events_list(map { ::fresh_event(id => "ev-reused-$_") } 1 .. 60)
 --- response_body_like eval
 qr/\Apid taken by another process, owned by root\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\npid taken by another process, owned by another user\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\n\z/

@@ -369,7 +369,8 @@ sub have_lua {
 # _like and _unlike; the error log is checked after every response, one
 # subtest per error_log/no_error_log pattern and one for grep_error_log;
 # the access log, one per access_log/no_access_log pattern; a must_die
-# block has one check plus its error log patterns).
+# block has one check plus its error log patterns; a block that skip_eval
+# skips has the number it names).
 #
 #   plan tests => repeat_each() * planned_tests();
 
@@ -396,6 +397,15 @@ sub indexed {
 
 sub block_tests {
     my ($block) = @_;
+
+    # "--- skip_eval: N: CODE": N skipped subtests when CODE is true
+    if (defined(my $spec = $block->skip_eval)) {
+        my ($n, $code) = $spec =~ /^\s*(\d+)\s*:\s*(.*)/s
+            or die $block->name . ": bad --- skip_eval\n";
+        my $skip = eval $code;
+        die $block->name . ": --- skip_eval: $@" if $@;
+        return $n if $skip;
+    }
     my $log = patterns($block->error_log) + patterns($block->no_error_log)
               + (defined $block->grep_error_log ? 1 : 0);
 
