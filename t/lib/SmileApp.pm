@@ -49,13 +49,9 @@ use Digest::MD5 qw(md5_hex);
 use Exporter qw(import);
 use JSON::PP ();
 use File::Temp qw(tempdir);
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
-use POSIX qw(strftime WNOHANG);
-use Socket qw(SOCK_STREAM);
+use POSIX qw(WNOHANG);
 use Time::HiRes ();
-use SmileTest;
+use SmileTest;          # (puts tools/lib, the harness library, on @INC)
 
 our @EXPORT = qw($APP_HTTP_CONFIG with_app post hdrs app_sees error_page
                  rejected conf_error planned_tests);
@@ -615,10 +611,7 @@ use POSIX qw(strftime);
 use Socket qw(SOCK_STREAM);
 use Digest::MD5 qw(md5_hex);
 use Time::HiRes ();
-
-my %Reason = (200 => 'OK', 400 => 'Bad Request', 404 => 'Not Found',
-              409 => 'Conflict', 500 => 'Internal Server Error',
-              502 => 'Bad Gateway', 503 => 'Service Unavailable');
+use Smile::Harness::HTTP ();
 
 my %Ctx;
 
@@ -685,63 +678,22 @@ sub app_log {
     close $fh;
 }
 
-sub read_more {
-    my ($c, $buf) = @_;
-    my $sel = IO::Select->new($c);
-    die "timed out reading the request\n" unless $sel->can_read($SmileApp::TIMEOUT);
-    my $n = sysread $c, $$buf, 65536, length $$buf;
-    die "read: $!\n" unless defined $n;
-    die "the connection closed before the request was complete\n" unless $n;
-}
-
+# the next request from nginx, or undef; { method, uri, lines => ["Name:
+# value", ...] as received, headers => {lowercase name => value}, body }
 sub read_request {
     my ($c) = @_;
     my $buf = '';
-    read_more($c, \$buf) until $buf =~ /\r\n\r\n/;
-    my ($head, $rest) = split /\r\n\r\n/, $buf, 2;
-    my ($line, @lines) = split /\r\n/, $head;
-    my ($method, $uri) = split / /, $line;
-    my %h;
-    for (@lines) {
-        my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
-        $h{lc $k} = $v;
-    }
-
-    my $body = '';
-    if (($h{'transfer-encoding'} || '') =~ /chunked/i) {
-        while (1) {
-            read_more($c, \$rest) until $rest =~ /\r\n/;
-            $rest =~ s/^([0-9a-fA-F]+)[^\r]*\r\n// or die "bad chunk\n";
-            my $size = hex $1;
-            if ($size == 0) {
-                read_more($c, \$rest) until $rest =~ /(?:^|\r\n)\r\n/;
-                last;
-            }
-            read_more($c, \$rest) while length($rest) < $size + 2;
-            $body .= substr $rest, 0, $size;
-            substr($rest, 0, $size + 2) = '';
-        }
-    } elsif (defined $h{'content-length'}) {
-        read_more($c, \$rest) while length($rest) < $h{'content-length'};
-        $body = substr $rest, 0, $h{'content-length'};
-    }
-
-    return { method => $method, uri => $uri, lines => \@lines,
-             headers => \%h, body => $body };
+    my $r = Smile::Harness::HTTP::read_request($c, \$buf,
+                                               idle => $SmileApp::TIMEOUT);
+    die "no complete request\n" unless $r && !$r->{error};
+    $r->{lines} = [map { "$_->[0]: $_->[1]" } @{ $r->{headers} }];
+    $r->{headers} = { map { (lc $_->[0] => $_->[1]) } @{ $r->{headers} } };
+    return $r;
 }
 
 sub respond {
-    my ($c, $status, $body, @headers) = @_;
-    my $out = "HTTP/1.1 $status " . ($Reason{$status} || 'Status') . "\r\n"
-              . "Content-Type: text/plain\r\n"
-              . "Content-Length: " . length($body) . "\r\n"
-              . "Connection: close\r\n"
-              . join('', map { "$_\r\n" } @headers) . "\r\n" . $body;
-    while (length $out) {
-        my $n = syswrite $c, $out;
-        return unless $n;
-        substr($out, 0, $n) = '';
-    }
+    my ($c, $status, $body) = @_;
+    Smile::Harness::HTTP::reply($c, $status, $body);
     close $c;
 }
 
@@ -750,7 +702,7 @@ sub respond {
 sub header_lines {
     my ($req, $re) = @_;
     return sort map { /^([^:]+)(:.*)$/ ? lc($1) . $2 : () }
-                grep { /^($re):/i } @{ $req->{lines} };
+                grep { /^(?:$re):/i } @{ $req->{lines} };
 }
 
 sub arg {
@@ -823,7 +775,7 @@ sub serve_ledger {
 
     my $status = arg($req, 'status') || 200;
     respond($c, $status, "delivery $n of $id\n"
-                         . join('', map { (my $l = $_) =~ s/\r$//; "$l\n" }
+                         . join('', map { "$_\n" }
                                     header_lines($req, 'x-smile-[^:]*')));
 }
 
@@ -881,8 +833,9 @@ package SmileApp::Driver;
 #   $d->sleep(SECONDS)
 
 use IO::Select;
-use IO::Socket::INET;
 use Time::HiRes ();
+use Smile::Harness::HTTP qw(connect_to parse_response wait_until write_all);
+use Smile::Harness::Supervisor qw(workers_of);
 
 sub new {
     my ($class, $req, $ctx) = @_;
@@ -917,20 +870,14 @@ sub events {
 
 sub send {
     my ($self, $method, $uri, $headers, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $self->{ctx}{port},
-                                  Timeout => $SmileApp::TIMEOUT)
-        or die "cannot connect to nginx: $!\n";
+    my $s = connect_to($self->{ctx}{port}, timeout => $SmileApp::TIMEOUT)
+        or die "cannot connect to nginx: $@\n";
     my $req = "$method $uri HTTP/1.0\r\nHost: localhost\r\n"
               . join('', map { "$_\r\n" } @{ $headers || [] })
               . (defined $body ? "Content-Length: " . length($body) . "\r\n"
                                : '')
               . "\r\n" . (defined $body ? $body : '');
-    while (length $req) {
-        my $n = syswrite $s, $req;
-        die "cannot send: $!\n" unless $n;
-        substr($req, 0, $n) = '';
-    }
+    write_all($s, $req) or die "cannot send: $!\n";
     return $s;
 }
 
@@ -945,16 +892,9 @@ sub receive {
         last unless $n;
     }
     close $s;
-    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-    my ($line, @lines) = split /\r\n/, $head;
-    my ($status) = $line =~ m{^HTTP/1\.\d (\d\d\d) }
-        or die "not an HTTP response: $line\n";
-    my %h;
-    for (@lines) {
-        $h{lc $1} = $2 if /^([^:]+):\s*(.*?)\s*$/;
-    }
-    return { status => $status, headers => \%h,
-             body => defined $body ? $body : '' };
+    my $res = parse_response(\$raw, 1);
+    die "not an HTTP response\n" if !$res || $res->{status} eq 'garbage';
+    return $res;
 }
 
 sub request {
@@ -1016,11 +956,8 @@ sub line {
 
 sub wait_for {
     my ($what, $done) = @_;
-    my $deadline = Time::HiRes::time() + $SmileApp::TIMEOUT;
-    until ($done->()) {
-        die "gave up waiting for $what\n" if Time::HiRes::time() > $deadline;
-        Time::HiRes::sleep(0.01);
-    }
+    wait_until($SmileApp::TIMEOUT, $done, 0.01)
+        or die "gave up waiting for $what\n";
 }
 
 sub wait_holding {
@@ -1050,22 +987,10 @@ sub master_pid {
     return $pid;
 }
 
-# the live (not zombie) children of the master
+# the master's workers (of the current generation)
 sub workers {
     my ($self) = @_;
-    my $master = $self->master_pid;
-    my @pids;
-    opendir my $dh, '/proc' or die "cannot read /proc: $!\n";
-    for my $pid (grep { /^\d+$/ } readdir $dh) {
-        open my $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh>;
-        close $fh;
-        my ($state, $ppid) = substr($stat, rindex($stat, ')') + 2) =~ /^(\S) (\d+)/
-            or next;
-        push @pids, $pid if $ppid == $master && $state ne 'Z';
-    }
-    closedir $dh;
-    return sort { $a <=> $b } @pids;
+    return workers_of($self->master_pid);
 }
 
 sub hup {
