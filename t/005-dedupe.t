@@ -1177,9 +1177,11 @@ my $give = sub {
     my ($pid, $cmd) = @_;
     for (1 .. 50) {
         $set_last_pid->($pid - 1);
-        open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
+        my $child = open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
         $d->sleep(0.05);
         return $p if ($read->("/proc/$pid/cmdline") // '') =~ /sleep/;
+        # another pid: stop it (close would wait for the sleep)
+        kill 'KILL', $child;
         close $p;
     }
     return undef;

@@ -825,7 +825,7 @@ package SmileApp::Driver;
 #   $d->from_new_worker(CODE)      calls CODE until the response it returns
 #                                  comes (X-Pid header) from a worker that
 #                                  did not exist before the last hup
-#   $d->workers                    the master's worker pids
+#   $d->workers                    the master's worker pids (its children)
 #   $d->kill_worker(PID)           SIGKILL, then until the master reaped it
 #   $d->status                     GET /status, the body
 #   $d->servroot, $d->conf_file    the server root, the nginx.conf path
@@ -835,7 +835,7 @@ package SmileApp::Driver;
 use IO::Select;
 use Time::HiRes ();
 use Smile::Harness::HTTP qw(connect_to parse_response wait_until write_all);
-use Smile::Harness::Supervisor qw(workers_of);
+use Smile::Harness::Supervisor qw(proc_table);
 
 sub new {
     my ($class, $req, $ctx) = @_;
@@ -987,10 +987,14 @@ sub master_pid {
     return $pid;
 }
 
-# the master's workers (of the current generation)
+# the master's live children: its workers (under valgrind their command
+# line is valgrind's, so they are not told apart by their title)
 sub workers {
     my ($self) = @_;
-    return workers_of($self->master_pid);
+    my $master = $self->master_pid;
+    my %t = proc_table();
+    return sort { $a <=> $b }
+           grep { $t{$_}{ppid} == $master && $t{$_}{state} ne 'Z' } keys %t;
 }
 
 sub hup {
