@@ -1179,7 +1179,8 @@ my $give = sub {
         $set_last_pid->($pid - 1);
         my $child = open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
         $d->sleep(0.05);
-        return $p if ($read->("/proc/$pid/cmdline") // '') =~ /sleep/;
+        # the sleep itself (argv[0]), not setpriv before it dropped root
+        return $p if ($read->("/proc/$pid/cmdline") // '') =~ /^sleep/;
         # another pid: stop it (close would wait for the sleep)
         kill 'KILL', $child;
         close $p;
