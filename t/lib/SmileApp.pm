@@ -7,8 +7,9 @@ package SmileApp;
 # started by this library, so the suite runs against any nginx binary.
 #
 # For every block that has a "--- config" (and is not "--- must_die"), a
-# server process is started before the block and stopped after it, in a
-# directory of its own ($ENV{TEST_NGINX_SMILE_APPS}).  It listens on four
+# server process is started before the block (and stopped when the next
+# block starts, or at the end), in a directory of the test file's own
+# ($ENV{TEST_NGINX_SMILE_APPS}).  It listens on four
 # unix sockets, one per app, and serves each connection in a child process
 # (so a held request blocks nothing).  The apps log one line per request
 # into nginx's error.log, "[app] PID: app received ...", so that blocks can
