@@ -1172,15 +1172,22 @@ my $owner_of = sub {
     return defined $uid && $uid eq '0' ? 'root' : 'another user';
 };
 
-# a new process with this pid: the handle of the command, or undef
+# a new process with this pid, running sleep (the command execs it, as
+# root or after dropping root): the handle of the command, or undef
 my $give = sub {
     my ($pid, $cmd) = @_;
     for (1 .. 50) {
         $set_last_pid->($pid - 1);
         my $child = open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
-        $d->sleep(0.05);
-        # the sleep itself (argv[0]), not setpriv before it dropped root
-        return $p if ($read->("/proc/$pid/cmdline") // '') =~ /^sleep/;
+        if ($child == $pid) {
+            # the sleep itself (argv[0]), not setpriv before it dropped root
+            my $deadline = time + 5;
+            until (($read->("/proc/$pid/cmdline") // '') =~ /^sleep/) {
+                die "$cmd did not start sleep\n" if time > $deadline;
+                $d->sleep(0.01);
+            }
+            return $p;
+        }
         # another pid: stop it (close would wait for the sleep)
         kill 'KILL', $child;
         close $p;
@@ -1201,12 +1208,17 @@ for my $ev (@{ $d->events }) {
         next;
     }
 
+    # until the master has reaped the worker and started its successor
+    # (which then cannot take the pid meant for the sleep)
     my $old = $start_of->($pid);
+    my $workers = () = $d->workers;
     $set_last_pid->($pid);
     kill 'KILL', $pid or die "kill -9 $pid failed: $!\n";
     my $deadline = time + 60;
-    while (($start_of->($pid) // '') eq $old) {
-        die "worker $pid still there\n" if time > $deadline;
+    while (($start_of->($pid) // '') eq $old
+           || (() = $d->workers) != $workers)
+    {
+        die "worker $pid still there, or not replaced\n" if time > $deadline;
         $d->sleep(0.01);
     }
 
