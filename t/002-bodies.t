@@ -2,7 +2,7 @@
 # memory, spilled to a temporary file, file only, chunked, split across
 # packets, HTTP/2, empty, 5 MB, non-ASCII, invalid UTF-8, too large):
 # verified alike, and forwarded byte for byte.  A body read earlier by
-# another module (lua): t/009-lua.t.
+# another module (lua): t/015-lua.t.
 #
 # The app behind proxy_pass and the request/expectation helpers are in
 # t/lib/SmileApp.pm.
