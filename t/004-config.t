@@ -82,7 +82,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{empty secret in "smile_webhook_secret"}, 'http_config', 2)
+::conf_error('emerg', qr{empty secret in "smile_webhook_secret" directive}, 'http_config', 2)
 
 
 
@@ -95,7 +95,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid parameter "nam=old" in "smile_webhook_secret", expected "name=ID"}, 'config', 1)
+::conf_error('emerg', qr{invalid parameter "nam=old" in "smile_webhook_secret" directive, expected "name=ID"}, 'config', 1)
 
 
 
@@ -108,7 +108,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid parameter "name=" in "smile_webhook_secret", expected "name=ID"}, 'config', 3)
+::conf_error('emerg', qr{invalid parameter "name=" in "smile_webhook_secret" directive, expected "name=ID"}, 'config', 3)
 
 
 
@@ -121,7 +121,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"smile_webhook_secret_file" cannot open "\S+/html/no-such-file" \(2: No such file or directory\)}, 'config', 3)
+::conf_error('emerg', qr{open\(\) "\S+/html/no-such-file" failed \(2: No such file or directory\)}, 'config', 3)
 
 
 
@@ -135,7 +135,7 @@ __DATA__
 --- must_die
 --- error_log eval
 [qr{\[crit\] .*pread\(\) "\S+/html" failed \(21: Is a directory\)$},
- ::conf_error('emerg', qr{"smile_webhook_secret_file" cannot read "\S+/html" \(21: Is a directory\)}, 'config', 1)]
+ ::conf_error('emerg', qr{pread\(\) "\S+/html" failed \(21: Is a directory\)}, 'config', 1)]
 
 
 
@@ -150,7 +150,7 @@ __DATA__
 [[ "secrets" => "# Smile webhook secrets\r\n\r\n\n# none yet\r\n\r\n" ]]
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"smile_webhook_secret_file" file "\S+/html/secrets" contains no secret}, 'http_config', 1)
+::conf_error('emerg', qr{file "\S+/html/secrets" of the "smile_webhook_secret_file" directive holds no secret}, 'http_config', 1)
 
 
 
@@ -165,7 +165,7 @@ __DATA__
 [[ "secrets" => "" ]]
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"smile_webhook_secret_file" file "\S+/html/secrets" contains no secret}, 'config', 3)
+::conf_error('emerg', qr{file "\S+/html/secrets" of the "smile_webhook_secret_file" directive holds no secret}, 'config', 3)
 
 
 
@@ -180,7 +180,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid address or CIDR "10\.0\.0\.0/33" in "smile_webhook_allow"}, 'config', 5)
+::conf_error('emerg', qr{invalid address or CIDR "10\.0\.0\.0/33" in "smile_webhook_allow" directive}, 'config', 5)
 
 
 
@@ -193,7 +193,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid address or CIDR "2001:db8::/129" in "smile_webhook_allow"}, 'http_config', 1)
+::conf_error('emerg', qr{invalid address or CIDR "2001:db8::/129" in "smile_webhook_allow" directive}, 'http_config', 1)
 
 
 
@@ -206,7 +206,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid address or CIDR "hooks\.smile\.io" in "smile_webhook_allow"}, 'config', 1)
+::conf_error('emerg', qr{invalid address or CIDR "hooks\.smile\.io" in "smile_webhook_allow" directive}, 'config', 1)
 
 
 
@@ -220,7 +220,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid header name "Smile Signature" in "smile_webhook_signature_header"}, 'config', 4)
+::conf_error('emerg', qr{invalid header name "Smile Signature" in "smile_webhook_signature_header" directive}, 'config', 4)
 
 
 
@@ -233,7 +233,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid header name "Smile-Signature:" in "smile_webhook_signature_header"}, 'http_config', 1)
+::conf_error('emerg', qr{invalid header name "Smile-Signature:" in "smile_webhook_signature_header" directive}, 'http_config', 1)
 
 
 

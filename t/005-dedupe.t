@@ -833,7 +833,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{zone "events:16k" is too small in "smile_webhook_dedupe_zone", it must be at least 32k}, 'http_config', 1)
+::conf_error('emerg', qr{zone "events:16k" is too small in "smile_webhook_dedupe_zone" directive, it must be at least 32k}, 'http_config', 1)
 
 
 
@@ -843,7 +843,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid zone "events" in "smile_webhook_dedupe_zone", it must be NAME:SIZE}, 'http_config', 1)
+::conf_error('emerg', qr{invalid zone "events" in "smile_webhook_dedupe_zone" directive, it must be NAME:SIZE}, 'http_config', 1)
 
 
 
@@ -853,7 +853,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid zone ":1m" in "smile_webhook_dedupe_zone", it must be NAME:SIZE}, 'http_config', 1)
+::conf_error('emerg', qr{invalid zone ":1m" in "smile_webhook_dedupe_zone" directive, it must be NAME:SIZE}, 'http_config', 1)
 
 
 
@@ -863,7 +863,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"events:lots".* in "smile_webhook_dedupe_zone".*}, 'http_config', 1)
+::conf_error('emerg', qr{"events:lots".* in "smile_webhook_dedupe_zone" directive.*}, 'http_config', 1)
 
 
 
@@ -873,7 +873,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid ttl "ttl=0" in "smile_webhook_dedupe_zone", .*}, 'http_config', 1)
+::conf_error('emerg', qr{invalid ttl "ttl=0" in "smile_webhook_dedupe_zone" directive, .*}, 'http_config', 1)
 
 
 
@@ -883,7 +883,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone", .*}, 'http_config', 1)
+::conf_error('emerg', qr{invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone" directive, .*}, 'http_config', 1)
 
 
 
@@ -893,7 +893,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"size=2m" in "smile_webhook_dedupe_zone".*}, 'http_config', 1)
+::conf_error('emerg', qr{"size=2m" in "smile_webhook_dedupe_zone" directive.*}, 'http_config', 1)
 
 
 
@@ -905,7 +905,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{duplicate zone "events" in "smile_webhook_dedupe_zone"}, 'http_config', 3)
+::conf_error('emerg', qr{duplicate zone "events" in "smile_webhook_dedupe_zone" directive}, 'http_config', 3)
 
 
 
@@ -930,7 +930,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{unknown zone "evnets" in "smile_webhook_dedupe"}, 'config', 4, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
+::conf_error('emerg', qr{unknown zone "evnets" in "smile_webhook_dedupe" directive}, 'config', 4, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
 
 
 
@@ -940,7 +940,7 @@ $d->say($d->line($d->post('/hook', $body, $sig)));
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{unknown zone "events" in "smile_webhook_dedupe"}, 'http_config', 1, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
+::conf_error('emerg', qr{unknown zone "events" in "smile_webhook_dedupe" directive}, 'http_config', 1, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
 
 
 

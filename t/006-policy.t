@@ -268,12 +268,12 @@ X-Result: ok
 --- response_body eval
 ::ledger_sees(1, $::NEW)
 --- error_log eval
-[::conf_error('warn', qr{event type "NEW_THING" in "smile_webhook_events" is not in Smile's event catalogue}, 'http_config', 1),
+[::conf_error('warn', qr{event type "NEW_THING" in "smile_webhook_events" directive is not in Smile's event catalogue}, 'http_config', 1),
  "app received ev-new NEW_THING delivery 1"]
 --- no_error_log
 [error]
 [emerg]
-"USER_CREATED" in "smile_webhook_events" is not
+"USER_CREATED" in "smile_webhook_events" directive is not
 
 
 
@@ -296,7 +296,7 @@ X-Result: ok
 X-Result: ignored
 --- response_body:
 --- error_log eval
-::conf_error('warn', qr{event type "A{63}_" in "smile_webhook_events" is not in Smile's event catalogue}, 'http_config', 1)
+::conf_error('warn', qr{event type "A{63}_" in "smile_webhook_events" directive is not in Smile's event catalogue}, 'http_config', 1)
 --- no_error_log
 [error]
 [emerg]
@@ -311,7 +311,7 @@ X-Result: ignored
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid event type "user_created" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 2)
+::conf_error('emerg', qr{invalid event type "user_created" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 2)
 
 
 
@@ -321,7 +321,7 @@ X-Result: ignored
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid event type "USER-CREATED" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _}, 'http_config', 1)
+::conf_error('emerg', qr{invalid event type "USER-CREATED" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'http_config', 1)
 
 
 
@@ -330,7 +330,7 @@ X-Result: ignored
 "    smile_webhook_events " . ('A' x 65) . ";\n"
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid event type "A{65}" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
+::conf_error('emerg', qr{invalid event type "A{65}" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
 
 
 
@@ -339,7 +339,7 @@ X-Result: ignored
     smile_webhook_events "";
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{invalid event type "" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
+::conf_error('emerg', qr{invalid event type "" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
 
 
 
@@ -351,7 +351,7 @@ X-Result: ignored
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events"}, 'config', 2)
+::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" directive}, 'config', 2)
 
 
 
@@ -360,7 +360,7 @@ X-Result: ignored
     smile_webhook_events ALL_EVENTS USER_CREATED;
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events"}, 'config', 1)
+::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" directive}, 'config', 1)
 
 
 
@@ -806,7 +806,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
     smile_webhook_max_age 0;
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"0" in "smile_webhook_max_age".*}, 'config', 1)
+::conf_error('emerg', qr{"0" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 
@@ -818,7 +818,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"soon" in "smile_webhook_max_age".*}, 'config', 2)
+::conf_error('emerg', qr{"soon" in "smile_webhook_max_age" directive.*}, 'config', 2)
 
 
 
@@ -828,7 +828,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
 --- config
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"skew=later" in "smile_webhook_max_age".*}, 'http_config', 1)
+::conf_error('emerg', qr{"skew=later" in "smile_webhook_max_age" directive.*}, 'http_config', 1)
 
 
 
@@ -837,7 +837,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
     smile_webhook_max_age 5m window=1m;
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"window=1m" in "smile_webhook_max_age".*}, 'config', 1)
+::conf_error('emerg', qr{"window=1m" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 
@@ -846,7 +846,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
     smile_webhook_max_age off skew=1m;
 --- must_die
 --- error_log eval
-::conf_error('emerg', qr{"skew=1m" in "smile_webhook_max_age".*}, 'config', 1)
+::conf_error('emerg', qr{"skew=1m" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 

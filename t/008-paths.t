@@ -594,7 +594,7 @@ smile webhook rejected
     }
 --- must_die
 --- error_log eval
-::conf_error('emerg', 'invalid header name "X-Smile-Signature" in "smile_webhook_signature_header", X-Smile-* request headers are removed before the request goes upstream',
+::conf_error('emerg', 'invalid header name "X-Smile-Signature" in "smile_webhook_signature_header" directive, X-Smile-* request headers are removed before the request goes upstream',
              'config', 4)
 
 
@@ -609,7 +609,7 @@ smile webhook rejected
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid header name "x_smile_sig" in "smile_webhook_signature_header"}
+qr{\[emerg\] .*invalid header name "x_smile_sig" in "smile_webhook_signature_header" directive}
 
 
 
@@ -660,7 +660,7 @@ X-Result: bad_signature
 qr/\[warn\] .*byte order mark.*/
 --- grep_error_log_out eval
 # logged once, when nginx starts (the second round runs on the same nginx)
-[::conf_error('warn', qr{"smile_webhook_secret_file" file "\S+/html/secrets" starts with a UTF-8 byte order mark, which is taken as part of the first secret},
+[::conf_error('warn', qr{file "\S+/html/secrets" of the "smile_webhook_secret_file" directive starts with a UTF-8 byte order mark, which is taken as part of the first secret},
               'config', 3),
  ""]
 --- no_error_log

@@ -632,7 +632,7 @@ smile webhook rejected
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "max_size=0" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "max_size=0" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -646,7 +646,7 @@ qr{\[emerg\] .*invalid parameter "max_size=0" in "smile_webhook_spool" in \S+/co
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "max_size=lots" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "max_size=lots" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -660,7 +660,7 @@ qr{\[emerg\] .*invalid parameter "max_size=lots" in "smile_webhook_spool" in \S+
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "retry=0" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "retry=0" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -674,7 +674,7 @@ qr{\[emerg\] .*invalid parameter "retry=0" in "smile_webhook_spool" in \S+/conf/
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "retry=5x" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "retry=5x" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -688,7 +688,7 @@ qr{\[emerg\] .*invalid parameter "retry=5x" in "smile_webhook_spool" in \S+/conf
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "keep=-1d" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "keep=-1d" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -702,7 +702,7 @@ qr{\[emerg\] .*invalid parameter "keep=-1d" in "smile_webhook_spool" in \S+/conf
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "depth=3" in "smile_webhook_spool" in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid parameter "depth=3" in "smile_webhook_spool" directive in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -716,7 +716,7 @@ qr{\[emerg\] .*invalid parameter "depth=3" in "smile_webhook_spool" in \S+/conf/
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid path "\S+/logs/sp"ool" in "smile_webhook_spool", it must not hold quotes, backslashes or control characters in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*invalid path "\S+/logs/sp"ool" in "smile_webhook_spool" directive, it must not hold quotes, backslashes or control characters in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -730,7 +730,7 @@ qr{\[emerg\] .*invalid path "\S+/logs/sp"ool" in "smile_webhook_spool", it must 
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*path "/tmp/x{100}" is too long in "smile_webhook_spool", a unix socket in it must fit in 108 bytes in \S+/conf/nginx\.conf:\d+$}
+qr{\[emerg\] .*path "/tmp/x{100}" is too long in "smile_webhook_spool" directive, a unix socket in it must fit in 108 bytes in \S+/conf/nginx\.conf:\d+$}
 
 
 
@@ -814,7 +814,7 @@ sub {
 
     ($rc, $out) = nginx_t($root, $user, "$root/spool retry=0");
     isnt($rc, 0, tname("nginx -t fails on retry=0"));
-    like($out, qr/\[emerg\] \d+#\d+: invalid parameter "retry=0" in "smile_webhook_spool" in \S+nginx\.conf:\d+/,
+    like($out, qr/\[emerg\] \d+#\d+: invalid parameter "retry=0" in "smile_webhook_spool" directive in \S+nginx\.conf:\d+/,
          tname("naming the parameter"));
 
     spew("$root/a-file", "x");
