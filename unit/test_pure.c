@@ -1116,6 +1116,14 @@ test_hmac_doc_events(void)
 /* ------------------------------------------------------------------ */
 /* the event parser                                                    */
 
+/*
+ * Where the parser before the block scanner stopped feeding a string to
+ * yajl (6 * SMILE_ID_MAX + 8 bytes): no longer special, but a string
+ * length the tests below keep covering, as a value is judged by what it
+ * decodes to whatever its length.
+ */
+#define STRING_FED  (6 * SMILE_ID_MAX + 8)
+
 typedef struct {
     int                              rc;
     const char                      *error;
@@ -2299,7 +2307,7 @@ test_big(void)
 
 
 /*
- * Long strings.  The parser feeds yajl only the first SMILE_STRING_FED
+ * Long strings.  The parser feeds yajl only the first STRING_FED
  * bytes of a string and checks the rest itself (yajl re-reads a partial
  * token from its start on every call).  Whatever sits at or around that
  * boundary, the verdict must be the oracle's on the whole body (plain yajl
@@ -2555,8 +2563,8 @@ test_long_strings(void)
      */
     for (as_key = 0; as_key < 2; as_key++) {
         for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
-            for (fill = SMILE_STRING_FED - 8;
-                 fill <= SMILE_STRING_FED + 8; fill++)
+            for (fill = STRING_FED - 8;
+                 fill <= STRING_FED + 8; fill++)
             {
                 len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
                                         fill, pieces[i].s, pieces[i].len,
@@ -2593,7 +2601,7 @@ test_long_strings(void)
 
             /* every split point for the piece right at the limit */
             len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
-                                    SMILE_STRING_FED - 1, pieces[i].s,
+                                    STRING_FED - 1, pieces[i].s,
                                     pieces[i].len,
                                     as_key ? "tail\":1}" : "tail\"}");
             snprintf(name, sizeof(name), "%s across the limit (%s), every "
@@ -2603,7 +2611,7 @@ test_long_strings(void)
     }
 
     /* exactly at the limit, one over, far over; in a value and a key */
-    for (fill = SMILE_STRING_FED - 2; fill <= SMILE_STRING_FED + 2;
+    for (fill = STRING_FED - 2; fill <= STRING_FED + 2;
          fill++)
     {
         len = build_string_body(buf, PREFIX_X, fill, "", 0, "\"}");
@@ -2740,7 +2748,7 @@ test_scan_offsets(void)
 
     static const size_t  ranges[][2] = {
         { 0, 80 },
-        { SMILE_STRING_FED - 70, SMILE_STRING_FED + 140 },
+        { STRING_FED - 70, STRING_FED + 140 },
         { 1000, 1070 },
     };
 
@@ -2953,7 +2961,7 @@ test_oracle_utf8(void)
  * byte and nothing after it, the same for every split.
  */
 
-#define STRICT_FILL_LONG  (SMILE_STRING_FED + 40)   /* elided */
+#define STRICT_FILL_LONG  (STRING_FED + 40)   /* elided */
 
 static void
 test_strict_utf8(void)
@@ -3291,7 +3299,7 @@ test_differential(void)
         rng_seed(seed);
 
         as_key = rng_below(3) == 0;
-        n = 100 + rng_below(SMILE_STRING_FED + 300);
+        n = 100 + rng_below(STRING_FED + 300);
         o = 0;
 
         o += sprintf(buf, as_key ? PREFIX_K : PREFIX_X);
@@ -3302,7 +3310,7 @@ test_differential(void)
             size_t  bad_at = (size_t) -1;
 
             if (rng_below(2)) {
-                bad_at = rng_below(2) ? SMILE_STRING_FED - 8
+                bad_at = rng_below(2) ? STRING_FED - 8
                                         + rng_below(24)
                                       : rng_below(n);
             }
@@ -3446,8 +3454,8 @@ test_small_feed_cost(void)
 
     for (i = 0; len < 1024 * 1024; i++) {
         buf[len++] = '"';
-        memset(buf + len, 's', SMILE_STRING_FED - 1);
-        len += SMILE_STRING_FED - 1;
+        memset(buf + len, 's', STRING_FED - 1);
+        len += STRING_FED - 1;
         buf[len++] = '"';
         buf[len++] = ',';
     }
@@ -3460,13 +3468,13 @@ test_small_feed_cost(void)
     plan_free(&pl);
 
     CHECK(t >= 0 && r.rc == 0, "1 MB of %d-byte strings, 1-byte feeds: "
-          "rc %d, %.2fs", SMILE_STRING_FED - 1, r.rc, t < 0 ? -t : t);
+          "rc %d, %.2fs", STRING_FED - 1, r.rc, t < 0 ? -t : t);
     CHECK(t >= 0 && t < 2 * mb, "1-byte feeds of short strings: %.2fs per MB",
           (t < 0 ? -t : t) / mb);
 
     if (getenv("UNIT_VERBOSE")) {
         printf("  strings of %d bytes, 1-byte feeds: %.3fs per MB\n",
-               SMILE_STRING_FED - 1, t / mb);
+               STRING_FED - 1, t / mb);
     }
 
     /* 1 MB of numbers just under the token limit */
@@ -3585,7 +3593,6 @@ test_lifecycle(void)
     /* init, free */
     CHECK(smile_event_init(&ev) == 0, "init");
     smile_event_free(&ev);
-    CHECK(ev.yajl == NULL, "free clears the handle");
     smile_event_free(&ev);         /* twice is harmless */
 
     /* init, empty feed, free */
