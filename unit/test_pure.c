@@ -29,6 +29,7 @@
 static unsigned long  passed, failed;
 static const char    *section = "";
 static int            under_valgrind;
+static const char    *level_name = "";      /* the event parser's scanner */
 
 
 static void
@@ -43,7 +44,7 @@ check(int ok, int line, const char *fmt, ...)
 
     failed++;
 
-    printf("FAIL [%s] (test_pure.c:%d): ", section, line);
+    printf("FAIL [%s%s] (test_pure.c:%d): ", section, level_name, line);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -3704,6 +3705,212 @@ test_lifecycle(void)
 
 
 /*
+ * The block scanner against the byte machine.  Three bodies with what the
+ * scanner reads (containers below the top level and "data": records with
+ * numbers, literals, escapes and non-ASCII text; deep nesting with white
+ * space; long strings), each changed at every byte in turn: a byte
+ * replaced by one of a set that matters to JSON, deleted, or inserted.
+ * Every change is parsed whole at each scanner level the CPU has, and in
+ * 61-byte and 97-byte pieces at the widest; the answer (rc, error text,
+ * fields) must be the byte machine's (SMILE_SIMD_NONE), whose verdict
+ * must agree with the oracle (plain yajl and strict UTF-8): an accepted
+ * body is valid, one refused as not JSON or not UTF-8 is not.  Then one body fed in pieces of
+ * every size from 1 to 200 bytes.
+ */
+
+static size_t
+build_scanner_body(char *buf, int kind)
+{
+    int     i;
+    size_t  o;
+
+    o = sprintf(buf, "{\"id\":\"et-scan\",\"type\":\"RECORDS_ADDED\","
+                     "\"data\":{\"userId\":\"u-1\",\"records\":");
+
+    switch (kind) {
+
+    case 0:
+        buf[o++] = '[';
+
+        for (i = 0; i < 12; i++) {
+            o += sprintf(buf + o, "%s{\"id\":\"r-%d\",\"amount\":%d.%02d,"
+                         "\"ok\":%s,\"n\":null,\"e\":-1.5e+%d,\"name\":"
+                         "\"\xe5\xbc\xa0\xe4\xb8\x89 \\\"q\\\" \\u00e9\\n\","
+                         "\"tags\":[\"a\",\"\xf0\x9f\x98\x80\"],\"sub\":"
+                         "{\"k\":[0,{}]}}", i ? "," : "", i, i * 37, i,
+                         i % 2 ? "true" : "false", i % 9);
+        }
+
+        buf[o++] = ']';
+        break;
+
+    case 1:
+        for (i = 0; i < 30; i++) {
+            o += sprintf(buf + o, "{ \"k%d\" : [ ", i);
+        }
+
+        o += sprintf(buf + o, "1");
+
+        for (i = 0; i < 30; i++) {
+            o += sprintf(buf + o, " ]\n}");
+        }
+
+        break;
+
+    default:
+        o += sprintf(buf + o, "[{\"%s\":\"", "long key \xc3\xa9 \\u0041 "
+                     "0123456789012345678901234567890123456789"
+                     "0123456789012345678901234567890123456789");
+
+        for (i = 0; i < 20; i++) {
+            o += sprintf(buf + o, "\xe4\xb8\xad\xe6\x96\x87 \\\\ \\/ text %d ",
+                         i);
+        }
+
+        o += sprintf(buf + o, "\"}]");
+    }
+
+    o += sprintf(buf + o, "}}");
+    buf[o] = '\0';
+
+    return o;
+}
+
+
+static void
+parse_level(const unsigned char *body, size_t len, int level, size_t chunk,
+    result_t *r)
+{
+    plan_t  pl;
+
+    (void) smile_event_simd(level);
+    plan_fixed(&pl, len, chunk);
+    parse(body, &pl, r);
+    plan_free(&pl);
+}
+
+
+static void
+test_block_scanner(void)
+{
+    int            kind, top, level, bad, k, syntax, valid;
+    char          *base, *buf;
+    size_t         i, j, len, blen, n, chunk, bodies;
+    result_t       want, got;
+
+    static const char  repl[] = "\"\\{}[],:0e.-t \x80\x01x\xed";
+
+    section = "event block scanner";
+
+    top = smile_event_simd(SMILE_SIMD_AVX512);
+    base = xmalloc(16384);
+    buf = xmalloc(16384);
+    bad = 0;
+    bodies = 0;
+
+    for (kind = 0; kind < 3; kind++) {
+        blen = build_scanner_body(base, kind);
+
+        /* the body itself: valid */
+        parse_level((unsigned char *) base, blen, top, 0, &got);
+        CHECK(got.rc == 0, "scanner body %d: rc %d (%s)", kind, got.rc,
+              got.error ? got.error : "ok");
+
+        for (i = 0; i < blen; i++) {
+
+            if (under_valgrind && i % 5) {
+                continue;
+            }
+
+            for (j = 0; j < sizeof(repl) + 1; j++) {
+                if (j < sizeof(repl) - 1) {
+                    /* replaced */
+                    if (base[i] == repl[j]) {
+                        continue;
+                    }
+
+                    memcpy(buf, base, blen);
+                    buf[i] = repl[j];
+                    len = blen;
+
+                } else if (j == sizeof(repl) - 1) {
+                    /* deleted */
+                    memcpy(buf, base, i);
+                    memcpy(buf + i, base + i + 1, blen - i - 1);
+                    len = blen - 1;
+
+                } else {
+                    /* a quote inserted */
+                    memcpy(buf, base, i);
+                    buf[i] = '"';
+                    memcpy(buf + i + 1, base + i, blen - i);
+                    len = blen + 1;
+                }
+
+                bodies++;
+
+                parse_level((unsigned char *) buf, len, SMILE_SIMD_NONE, 0,
+                            &want);
+
+                /*
+                 * accepted: valid JSON; refused as not JSON or not UTF-8:
+                 * not (other errors come first, whatever follows them)
+                 */
+                syntax = want.rc == -1
+                         && (strcmp(want.error, "body is not valid JSON") == 0
+                             || strcmp(want.error, UTF8_ERROR) == 0);
+                valid = oracle_valid((unsigned char *) buf, len);
+
+                if (((want.rc == 0 && !valid) || (syntax && valid))
+                    && bad++ < 5)
+                {
+                    CHECK(0, "scanner body %d, change %zu at %zu: %s, the "
+                          "oracle disagrees: %s", kind, j, i,
+                          want.error ? want.error : "ok", show(buf, len));
+                }
+
+                for (level = SMILE_SIMD_SSE2; level <= top; level++) {
+                    for (k = 0; k < (level == top ? 3 : 1); k++) {
+                        chunk = k == 0 ? 0 : k == 1 ? 61 : 97;
+                        parse_level((unsigned char *) buf, len, level, chunk,
+                                    &got);
+
+                        if (!result_eq(&got, &want) && bad++ < 5) {
+                            CHECK(0, "scanner body %d, change %zu at %zu, "
+                                  "level %d, pieces of %zu: differs from "
+                                  "the byte machine: %s", kind, j, i, level,
+                                  chunk, show(buf, len));
+                            print_result("byte machine", &want);
+                            print_result("scanner", &got);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    CHECK(bad == 0, "%d of %zu changed bodies judged unlike the byte "
+          "machine or the oracle", bad, bodies);
+
+    /* one body in pieces of every size */
+    blen = build_scanner_body(base, 0);
+    parse_level((unsigned char *) base, blen, SMILE_SIMD_NONE, 0, &want);
+
+    for (n = 1, bad = 0; n <= 200; n++) {
+        parse_level((unsigned char *) base, blen, top, n, &got);
+        bad += !result_eq(&got, &want);
+    }
+
+    CHECK(bad == 0, "%d piece sizes from 1 to 200 differ", bad);
+
+    (void) smile_event_simd(top);
+
+    free(base);
+    free(buf);
+}
+
+
+/*
  * Behaviours that are not failures but worth knowing; printed, not
  * counted.  (yajl 2.1 checks only the shape of a UTF-8 sequence; the
  * parser refuses overlong forms, surrogates and code points above U+10FFFF
@@ -3752,6 +3959,11 @@ notes(void)
 int
 main(void)
 {
+    int                 level, top;
+    static const char  *level_names[] = {
+        ", bytes", ", SSE2", ", AVX2", ", AVX-512"
+    };
+
     under_valgrind = getenv("UNIT_VALGRIND") != NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3763,18 +3975,35 @@ main(void)
     test_hmac_reuse();
     test_hmac_doc_events();
     test_patterns();
-    test_doc_events();
-    test_hostile();
-    test_depth();
-    test_big();
-    test_long_strings();
-    test_scan_offsets();
     test_oracle_utf8();
-    test_strict_utf8();
-    test_tokens();
-    test_differential();
-    test_small_feed_cost();
-    test_lifecycle();
+
+    /* the event parser at each block scanner level the CPU has */
+
+    top = smile_event_simd(SMILE_SIMD_AVX512);
+
+    for (level = SMILE_SIMD_NONE; level <= top; level++) {
+        (void) smile_event_simd(level);
+        level_name = level_names[level];
+
+        test_doc_events();
+        test_hostile();
+        test_depth();
+        test_big();
+        test_long_strings();
+        test_scan_offsets();
+        test_strict_utf8();
+        test_tokens();
+        test_differential();
+        test_small_feed_cost();
+        test_lifecycle();
+    }
+
+    level_name = "";
+    (void) smile_event_simd(top);
+
+    printf("event parser tested at block scanner levels 0 to %d\n", top);
+
+    test_block_scanner();
     notes();
 
     smile_exit();
