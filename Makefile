@@ -2,7 +2,10 @@
 #
 #   make                build build/ngx_http_smile_webhook_module.so against
 #                       Debian's nginx-dev (or NGINX_SRC=/path/to/nginx-x.y.z)
-#   make test           unit tests, then the Test::Nginx suite
+#                       and the smile-webhook command, build/cli/smile-webhook
+#   make test           unit tests, the Test::Nginx suite, the command's tests
+#   make deb            the Debian packages, in build/deb/ (tools/build-deb)
+#   make check-deb      install, try and remove them (root; tools/check-deb)
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
 #   make demo           nginx + module in front of a demo backend
 #   make fuzz           libFuzzer targets, FUZZ_SECONDS each (default 60)
@@ -12,6 +15,7 @@
 SHELL      := /bin/bash
 BUILD      := $(CURDIR)/build
 MODULE     := $(BUILD)/ngx_http_smile_webhook_module.so
+CLI        := $(BUILD)/cli/smile-webhook
 SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch] ngx_smile_webhook_module/smile/*.[ch])
 NGINX      ?= /usr/sbin/nginx
 # Debian's nginx logs early configuration errors to stderr only; the
@@ -19,12 +23,14 @@ NGINX      ?= /usr/sbin/nginx
 TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper
 
 # Debian packages the build and the tests need
-BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev gcc make
+BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev gcc make \
+              libcurl4-openssl-dev
 TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
               libtext-diff-perl libwww-perl liblist-moreutils-perl \
               libipc-run-perl libnginx-mod-http-echo \
-              libnginx-mod-http-lua curl pkg-config
+              libnginx-mod-http-lua curl pkg-config openssl
 VG_DEBS    := valgrind
+DEB_DEBS   := $(BUILD_DEBS) build-essential debhelper dpkg-dev
 
 # the Test::Nginx-compatible runner is used only when the real one is absent
 PROVE_INC   = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -37,10 +43,10 @@ TEST_MODULES = $(MODULES_DIR)/ndk_http_module.so \
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all module deps test-deps test unit test-nginx test-valgrind demo \
-        fuzz soak bench clean
+.PHONY: all module cli deps test-deps test unit test-nginx test-cli \
+        test-valgrind demo fuzz soak bench deb check-deb clean
 
-all: module
+all: module cli
 
 module: $(MODULE)
 
@@ -53,6 +59,9 @@ test-deps:
 $(MODULE): $(SOURCES) | deps
 	@tools/build-module "$(BUILD)" "$(NGINX_SRC)"
 
+cli: | deps
+	@$(MAKE) -s -C cli BUILD=$(BUILD)/cli
+
 unit: | deps
 	@$(MAKE) -s -C unit BUILD=$(BUILD)/unit run
 
@@ -64,6 +73,11 @@ test-nginx: $(MODULE) | test-deps
 test: test-deps $(MODULE)
 	@$(MAKE) -s unit
 	@$(MAKE) -s test-nginx
+	@$(MAKE) -s test-cli
+
+test-cli: $(MODULE) cli | test-deps
+	SMILE_WEBHOOK=$(CLI) SMILE_MODULE=$(MODULE) NGINX=$(NGINX) \
+	prove -r cli/t
 
 test-valgrind: $(MODULE) | test-deps
 	@tools/ensure-debs $(VG_DEBS)
@@ -84,6 +98,13 @@ soak: $(MODULE) | test-deps
 
 bench: $(MODULE) | test-deps
 	@bench/run
+
+deb:
+	@tools/ensure-debs $(DEB_DEBS)
+	@tools/build-deb "$(BUILD)/deb"
+
+check-deb: deb
+	@tools/check-deb "$(BUILD)/deb"
 
 clean:
 	rm -rf $(BUILD) t/servroot

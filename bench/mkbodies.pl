@@ -34,24 +34,13 @@
 
 use strict;
 use warnings;
-use Digest::SHA qw(hmac_sha512_hex);
+use FindBin ();
+use lib "$FindBin::RealBin/../tools/lib";
+use Smile::Harness::Events qw(sign);
+use Smile::Harness::Util qw(slurp spew);
 
 my ($out, $secret, $seed) = @ARGV;
 die "usage: mkbodies.pl OUTDIR SECRET SEED_EVENT\n" unless defined $seed;
-
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<:raw', $path or die "$path: $!\n";
-    local $/;
-    return scalar <$fh>;
-}
-
-sub spew {
-    my ($path, $data) = @_;
-    open my $fh, '>:raw', $path or die "$path: $!\n";
-    print {$fh} $data;
-    close $fh or die "$path: $!\n";
-}
 
 sub filler {
     my ($len) = @_;
@@ -189,7 +178,7 @@ my %shapes = (
 );
 
 my %bodies = (
-    'small'   => slurp($seed),
+    'small'   => slurp($seed) // die("$seed: $!\n"),
     '16k'     => big_event(16384),
     '1m'      => big_event(1048576),
 );
@@ -207,7 +196,7 @@ for my $shape (sort keys %shapes) {
 
 for my $name (sort keys %bodies) {
     my $body = $bodies{$name};
-    my $sig = hmac_sha512_hex($body, $secret);
+    my $sig = sign($body, $secret);
     (my $bad = $sig) =~ s/^(.)/$1 eq '0' ? '1' : '0'/e;
     spew("$out/$name.json", $body);
     spew("$out/$name.sig", $sig);

@@ -24,6 +24,9 @@ use strict;
 use warnings;
 use File::Basename qw(dirname basename);
 use File::Temp qw(tempfile);
+use FindBin ();
+use lib "$FindBin::RealBin/../tools/lib";
+use Smile::Harness::Util ();
 
 my ($work, $doc) = @ARGV;
 die "usage: report.pl WORKDIR DOC|none\n" unless defined $doc;
@@ -33,12 +36,7 @@ my %ORDER = (plain => 0, module => 1, dedupe => 2, lua => 3, njs => 4);
 my %SIZE_NAME = (small => 'seed event', '16k' => '16 KB', '1m' => '1 MB');
 my %TARGET    = (small => 1.5, '16k' => 1.15, '1m' => 1.10);
 
-sub slurp {
-    my ($path) = @_;
-    open my $fh, '<', $path or return '';
-    local $/;
-    return scalar <$fh>;
-}
+sub slurp { return Smile::Harness::Util::slurp($_[0]) // '' }
 
 sub median {
     my @v = sort { $a <=> $b } @_;
@@ -505,7 +503,5 @@ if ($text !~ /\Q$BEGIN\E.*?\Q$END\E/s) {
     $text .= "\n$BEGIN\n$END\n";
 }
 $text =~ s/\Q$BEGIN\E.*?\Q$END\E/$BEGIN\n\n$md\n$END/s;
-open my $out, '>', $doc or die "$doc: $!\n";
-print {$out} $text;
-close $out or die "$doc: $!\n";
+Smile::Harness::Util::spew($doc, $text);
 print STDERR "bench: wrote $doc and $pngpath\n";

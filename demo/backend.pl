@@ -24,10 +24,13 @@
 
 use strict;
 use warnings;
+use FindBin ();
+use lib "$FindBin::RealBin/../tools/lib";
 use IO::Socket::INET;
 use IO::Select;
 use Digest::SHA qw(sha256_hex);
 use POSIX ();
+use Smile::Harness::HTTP qw(read_request header_values reply esc);
 
 my $port = shift // 0;
 die "usage: $0 [PORT]\n" unless $port =~ /^\d+$/;
@@ -88,144 +91,41 @@ sub serve {
     my ($c) = @_;
     binmode $c;
     my $buf = '';
-    my $csel = IO::Select->new($c);
+    while (my $r = read_request($c, \$buf, idle => $IDLE_TIMEOUT,
+                                max_header => $MAX_HEADER, max_body => $MAX_BODY))
+    {
+        return reply($c, $r->{error}, "$r->{text}\n") if $r->{error};
 
-    my $fill = sub {    # read more bytes into $buf; false on EOF/timeout/error
-        return 0 unless $csel->can_read($IDLE_TIMEOUT);
-        my $n = sysread($c, $buf, 65536, length $buf);
-        return $n ? 1 : 0;
-    };
-
-    while (1) {
-        # --- request head
-        my $end;
-        while (($end = index($buf, "\r\n\r\n")) < 0) {
-            return if length($buf) > $MAX_HEADER;
-            return unless $fill->();
-        }
-        my $head = substr($buf, 0, $end);
-        substr($buf, 0, $end + 4) = '';
-        $head =~ s/^(?:\r\n)+//;    # tolerate stray CRLFs between requests
-
-        my ($reqline, @lines) = split /\r\n/, $head;
-        my ($method, $uri, $version) =
-            ($reqline // '') =~ m{^([A-Z]+) (\S+) HTTP/(1\.[01])$}
-            or return reply($c, 400, "bad request line\n", 0);
-
-        my @hdrs;    # [name, value] in order received
-        for my $l (@lines) {
-            my ($n, $v) = $l =~ /^([^:\s]+):[ \t]*(.*?)[ \t]*$/
-                or return reply($c, 400, "bad header line\n", 0);
-            push @hdrs, [$n, $v];
-        }
-        my $h = sub {    # all values of a header, case-insensitive
-            my $name = lc shift;
-            return map { $_->[1] } grep { lc $_->[0] eq $name } @hdrs;
-        };
-
-        my ($conn) = map { lc } $h->('Connection');
-        $conn //= '';
-        my $keep = $version eq '1.1' ? $conn !~ /\bclose\b/ : $conn =~ /\bkeep-alive\b/;
-
-        if ($version eq '1.1' && grep { lc eq '100-continue' } $h->('Expect')) {
-            syswrite $c, "HTTP/1.1 100 Continue\r\n\r\n";
-        }
-
-        # --- request body
-        my $body = '';
-        my @te = $h->('Transfer-Encoding');
-        my @cl = $h->('Content-Length');
-        if (@te) {
-            return reply($c, 501, "unsupported transfer-encoding\n", 0)
-                unless lc(join ',', @te) eq 'chunked';
-            while (1) {
-                my $eol;
-                while (($eol = index($buf, "\r\n")) < 0) { return unless $fill->() }
-                my $line = substr($buf, 0, $eol);
-                substr($buf, 0, $eol + 2) = '';
-                my ($hex) = $line =~ /^([0-9A-Fa-f]+)/
-                    or return reply($c, 400, "bad chunk\n", 0);
-                my $size = hex $hex;
-                if ($size == 0) {    # trailers until empty line
-                    while (1) {
-                        while (($eol = index($buf, "\r\n")) < 0) { return unless $fill->() }
-                        my $t = substr($buf, 0, $eol);
-                        substr($buf, 0, $eol + 2) = '';
-                        last if $t eq '';
-                    }
-                    last;
-                }
-                return reply($c, 413, "too large\n", 0) if length($body) + $size > $MAX_BODY;
-                while (length($buf) < $size + 2) { return unless $fill->() }
-                $body .= substr($buf, 0, $size);
-                substr($buf, 0, $size + 2) = '';
-            }
-        } elsif (@cl) {
-            my %uniq = map { $_ => 1 } @cl;
-            my ($len) = keys %uniq;
-            return reply($c, 400, "bad content-length\n", 0)
-                unless keys %uniq == 1 && $len =~ /^\d{1,12}$/;
-            return reply($c, 413, "too large\n", 0) if $len > $MAX_BODY;
-            while (length($buf) < $len) { return unless $fill->() }
-            $body = substr($buf, 0, $len);
-            substr($buf, 0, $len) = '';
-        }
-
-        # --- log one line (written before answering, so whoever gets our answer
-        #     can already find the line)
+        # one line, written before answering, so whoever gets our answer can
+        # already find the line
         my $show = sub {
-            my @v = $h->(shift);
+            my @v = header_values($r, shift);
             return '-' unless @v;
             return join ',', map { esc($_) } @v;
         };
         my %known = map { $_ => 1 }
             qw(x-smile-event-type x-smile-event-id x-smile-event-created-at x-smile-user-id);
         my @other = map { esc("$_->[0]:$_->[1]") }
-            grep { lc($_->[0]) =~ /^x-smile-/ && !$known{ lc $_->[0] } } @hdrs;
+            grep { lc($_->[0]) =~ /^x-smile-/ && !$known{ lc $_->[0] } } @{ $r->{headers} };
         my $case = $show->('X-Demo-Case');
-        my ($status) = grep { /^[2-5]\d\d$/ } $h->('X-Demo-Status');
+        my ($status) = grep { /^[2-5]\d\d$/ } header_values($r, 'X-Demo-Status');
         my $line = sprintf "[backend] #%s %s %s type=%s id=%s created_at=%s user_id=%s%s body=%d sha256=%s%s\n",
-            $case, $method, esc($uri),
+            $case, $r->{method}, esc($r->{uri}),
             $show->('X-Smile-Event-Type'), $show->('X-Smile-Event-Id'),
             $show->('X-Smile-Event-Created-At'), $show->('X-Smile-User-Id'),
             (@other ? ' other=' . join(',', @other) : ''),
-            length($body), sha256_hex($body),
+            length($r->{body}), sha256_hex($r->{body}),
             ($status ? " status=$status" : '');
         syswrite STDOUT, $line;
 
-        my $type = join ',', $h->('X-Smile-Event-Type');
+        my $type = join ',', header_values($r, 'X-Smile-Event-Type');
         $type = $type eq '' ? 'a request' : $type;
         if ($status && $status != 200) {
-            reply($c, $status, "sorry, cannot take $type right now\n", $keep);
+            reply($c, $status, "sorry, cannot take $type right now\n", keep => $r->{keep});
         } else {
-            reply($c, 200, "thanks, got $type\n", $keep);
+            reply($c, 200, "thanks, got $type\n", keep => $r->{keep});
         }
-        return unless $keep;
-    }
-}
-
-sub reply {
-    my ($c, $status, $text, $keep) = @_;
-    my %reason = (200 => 'OK', 400 => 'Bad Request', 413 => 'Payload Too Large',
-                  500 => 'Internal Server Error', 501 => 'Not Implemented',
-                  502 => 'Bad Gateway', 503 => 'Service Unavailable');
-    my $msg = "HTTP/1.1 $status " . ($reason{$status} // 'Demo') . "\r\n"
-        . "Content-Type: text/plain\r\n"
-        . "Content-Length: " . length($text) . "\r\n"
-        . "Connection: " . ($keep ? 'keep-alive' : 'close') . "\r\n"
-        . "\r\n" . $text;
-    my $off = 0;
-    while ($off < length $msg) {
-        my $n = syswrite($c, $msg, length($msg) - $off, $off);
-        return unless $n;
-        $off += $n;
+        return unless $r->{keep};
     }
     return;
-}
-
-sub esc {
-    my ($s) = @_;
-    return "''" if $s eq '';
-    $s =~ s/([^\x21-\x7e]|[%,=])/sprintf '%%%02X', ord $1/ge;
-    return $s;
 }

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) ngx_smile_webhook_module authors
  *
- * The request body filter that feeds each decoded body buffer, as it
- * arrives, to the HMAC contexts and the event parser; and the fallback
- * that walks a body some other module read before the phase handler ran.
+ * The body, fed to one HMAC context per secret and to the event parser:
+ * each decoded buffer as it arrives, from a request body filter; or, for
+ * a body some other module read before the phase handler ran, by walking
+ * its buffers in memory and in the temporary file.
  */
 
 
@@ -16,11 +17,53 @@
 
 static ngx_int_t ngx_http_smile_webhook_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_smile_webhook_feed(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, u_char *p, size_t len);
 static ngx_int_t ngx_http_smile_webhook_feed_file(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx, ngx_buf_t *b, u_char *chunk);
 
 
 static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
+
+
+/* one HMAC context per secret, and the event parser */
+
+ngx_int_t
+ngx_http_smile_webhook_body_start(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    ngx_uint_t                        i, n;
+    ngx_http_smile_webhook_secret_t  *secret;
+
+    n = ctx->conf->secrets->nelts;
+    secret = ctx->conf->secrets->elts;
+
+    ctx->hmacs = ngx_pcalloc(r->pool, n * sizeof(smile_hmac_t));
+    if (ctx->hmacs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (smile_hmac_start(&ctx->hmacs[i], &secret[i].key) != 0) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "smile webhook: HMAC-SHA512 init failed");
+            return NGX_ERROR;
+        }
+    }
+
+    if (smile_event_init(&ctx->event) != 0) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * A body that another module has read already is walked once the read
+     * returns; otherwise the request body filter sees every buffer.
+     */
+
+    ctx->hashing = (r->request_body == NULL);
+
+    return NGX_OK;
+}
 
 
 static ngx_int_t
@@ -52,7 +95,7 @@ ngx_http_smile_webhook_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             continue;
         }
 
-        if (ngx_http_smile_webhook_feed(ctx, b->pos, b->last - b->pos)
+        if (ngx_http_smile_webhook_feed(r, ctx, b->pos, b->last - b->pos)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -108,7 +151,8 @@ ngx_http_smile_webhook_body_fallback(ngx_http_request_t *r,
         }
 
         if (ngx_buf_in_memory(b)) {
-            if (ngx_http_smile_webhook_feed(ctx, b->pos, b->last - b->pos)
+            if (ngx_http_smile_webhook_feed(r, ctx, b->pos,
+                                            b->last - b->pos)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -162,7 +206,7 @@ ngx_http_smile_webhook_feed_file(ngx_http_request_t *r,
             break;
         }
 
-        if (ngx_http_smile_webhook_feed(ctx, chunk, n) != NGX_OK) {
+        if (ngx_http_smile_webhook_feed(r, ctx, chunk, n) != NGX_OK) {
             rc = NGX_ERROR;
             break;
         }
@@ -171,6 +215,40 @@ ngx_http_smile_webhook_feed_file(ngx_http_request_t *r,
     b->file->offset = saved;
 
     return rc;
+}
+
+
+/* one buffer to every HMAC context and to the parser */
+
+static ngx_int_t
+ngx_http_smile_webhook_feed(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, u_char *p, size_t len)
+{
+    ngx_uint_t  i, n;
+
+    if (len == 0 || ctx->failed) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook: body buffer of %uz bytes", len);
+
+    n = ctx->conf->secrets->nelts;
+
+    for (i = 0; i < n; i++) {
+        if (smile_hmac_update(&ctx->hmacs[i], p, len) != 0) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "smile webhook: HMAC-SHA512 failed");
+            ctx->failed = 1;
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->received += len;
+
+    smile_event_feed(&ctx->event, p, len);
+
+    return NGX_OK;
 }
 
 

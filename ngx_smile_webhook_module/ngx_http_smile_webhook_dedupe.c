@@ -40,7 +40,9 @@ typedef struct ngx_http_smile_webhook_dedupe_node_s
 struct ngx_http_smile_webhook_dedupe_node_s {
     ngx_http_smile_webhook_dedupe_node_t  *next;    /* in the bucket */
     ngx_queue_t                         queue;
-    time_t                              expire;     /* delivered only */
+    time_t                              expire;     /* delivered; in
+                                                       flight: the owner's
+                                                       start time */
     uint32_t                            hash;       /* crc32 of the id */
     ngx_pid_t                           pid;        /* in flight only */
     u_char                              state;
@@ -61,11 +63,11 @@ typedef struct {
 } ngx_http_smile_webhook_dedupe_sh_t;
 
 
-struct ngx_http_smile_webhook_dedupe_s {
+typedef struct {
     ngx_http_smile_webhook_dedupe_sh_t  *sh;
     ngx_slab_pool_t                     *shpool;
     time_t                               ttl;
-};
+} ngx_http_smile_webhook_dedupe_t;
 
 
 typedef struct {
@@ -75,6 +77,8 @@ typedef struct {
 } ngx_http_smile_webhook_dedupe_ref_t;
 
 
+static ngx_int_t ngx_http_smile_webhook_zone_spec(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *spec, ngx_str_t *name, ssize_t *size);
 static ngx_int_t ngx_http_smile_webhook_dedupe_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_smile_webhook_dedupe_unlink(
@@ -83,12 +87,19 @@ static void ngx_http_smile_webhook_dedupe_unlink(
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, u_char *id, size_t len);
+static ngx_http_smile_webhook_dedupe_node_t *
+    ngx_http_smile_webhook_dedupe_insert(ngx_http_smile_webhook_dedupe_t *dd,
+    uint32_t hash, smile_field_t *id);
+static void ngx_http_smile_webhook_dedupe_cleanup(void *data);
 static void ngx_http_smile_webhook_dedupe_expire(
     ngx_http_smile_webhook_dedupe_t *dd, time_t now);
 static void ngx_http_smile_webhook_dedupe_delete(
     ngx_http_smile_webhook_dedupe_t *dd,
     ngx_http_smile_webhook_dedupe_node_t *dn);
-static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid);
+static ngx_int_t ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid,
+    time_t start);
+static time_t ngx_http_smile_webhook_start_time(ngx_pid_t pid);
+static time_t ngx_http_smile_webhook_own_start_time(void);
 static ngx_int_t ngx_http_smile_webhook_delivered(ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_header_filter(ngx_http_request_t *r);
 
@@ -104,7 +115,6 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_smile_webhook_main_conf_t *swmcf = conf;
 
-    u_char                           *p;
     time_t                            ttl;
     ssize_t                           size;
     ngx_str_t                        *value, name, s;
@@ -113,50 +123,9 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    p = (u_char *) ngx_strchr(value[1].data, ':');
-
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\" in \"%V\", "
-                           "it must be NAME:SIZE", &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    /* the name becomes a Prometheus label value: keep it plain */
-
-    for (p = name.data; p < name.data + name.len; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
-              || *p == '.'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid zone name \"%V\" in \"%V\", it "
-                               "must be letters, digits, \"_\", \"-\" "
-                               "and \".\"", &name, &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\" in \"%V\"",
-                           &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small in \"%V\", "
-                           "it must be at least %uzk",
-                           &value[1], &cmd->name, 8 * ngx_pagesize / 1024);
+    if (ngx_http_smile_webhook_zone_spec(cf, cmd, &value[1], &name, &size)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -224,6 +193,64 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     *zp = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* NAME:SIZE, the name plain enough to be a Prometheus label value */
+
+static ngx_int_t
+ngx_http_smile_webhook_zone_spec(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *spec, ngx_str_t *name, ssize_t *size)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    p = (u_char *) ngx_strchr(spec->data, ':');
+
+    if (p == NULL || p == spec->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\" in \"%V\", "
+                           "it must be NAME:SIZE", spec, &cmd->name);
+        return NGX_ERROR;
+    }
+
+    name->data = spec->data;
+    name->len = p - spec->data;
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
+              || *p == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid zone name \"%V\" in \"%V\", it "
+                               "must be letters, digits, \"_\", \"-\" "
+                               "and \".\"", name, &cmd->name);
+            return NGX_ERROR;
+        }
+    }
+
+    s.data = p + 1;
+    s.len = spec->data + spec->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (*size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\" in \"%V\"",
+                           spec, &cmd->name);
+        return NGX_ERROR;
+    }
+
+    if (*size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small in \"%V\", "
+                           "it must be at least %uzk",
+                           spec, &cmd->name, 8 * ngx_pagesize / 1024);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -438,13 +465,12 @@ ngx_http_smile_webhook_result_e
 ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    size_t                                 n;
-    time_t                                 now;
+    time_t                                 now, start;
     uint32_t                               hash;
     ngx_pid_t                              dead;
-    ngx_uint_t                             evicted;
+    smile_field_t                         *id;
     ngx_shm_zone_t                        *zone;
-    smile_field_t        *id;
+    ngx_pool_cleanup_t                    *cln;
     ngx_http_smile_webhook_dedupe_t       *dd;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
 
@@ -452,10 +478,16 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     dd = zone->data;
     id = &ctx->event.id;
 
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ctx->failed = 1;
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
     hash = ngx_crc32_short(id->data, id->len);
     now = ngx_time();
+    start = ngx_http_smile_webhook_own_start_time();
     dead = 0;
-    evicted = 0;
 
     ngx_shmtx_lock(&dd->shpool->mutex);
 
@@ -463,50 +495,8 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
 
     dn = ngx_http_smile_webhook_dedupe_lookup(dd, hash, id->data, id->len);
 
-    if (dn) {
-
-        if (dn->state == NGX_HTTP_SMILE_DEDUPE_DELIVERED) {
-
-            if (dn->expire > now) {
-                ngx_shmtx_unlock(&dd->shpool->mutex);
-                return NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
-            }
-
-            ngx_queue_remove(&dn->queue);
-            dd->sh->ndelivered--;
-
-        } else {
-
-            if (ngx_http_smile_webhook_dedupe_alive(dn->pid)) {
-                ngx_shmtx_unlock(&dd->shpool->mutex);
-                return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
-            }
-
-            dead = dn->pid;
-            ngx_queue_remove(&dn->queue);
-            dd->sh->nin_flight--;
-        }
-
-    } else {
-
-        n = offsetof(ngx_http_smile_webhook_dedupe_node_t, id) + id->len;
-
-        for ( ;; ) {
-            dn = ngx_slab_alloc_locked(dd->shpool, n);
-
-            if (dn
-                || ngx_queue_empty(&dd->sh->delivered)
-                || evicted == NGX_HTTP_SMILE_DEDUPE_EVICT)
-            {
-                break;
-            }
-
-            ngx_http_smile_webhook_dedupe_delete(dd,
-                ngx_queue_data(ngx_queue_last(&dd->sh->delivered),
-                               ngx_http_smile_webhook_dedupe_node_t, queue));
-            dd->sh->evictions++;
-            evicted++;
-        }
+    if (dn == NULL) {
+        dn = ngx_http_smile_webhook_dedupe_insert(dd, hash, id);
 
         if (dn == NULL) {
             dd->sh->overflows++;
@@ -520,17 +510,31 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
             return NGX_HTTP_SMILE_WEBHOOK_OK;
         }
 
-        dn->hash = hash;
-        dn->len = (u_char) id->len;
-        ngx_memcpy(dn->id, id->data, id->len);
+    } else if (dn->state == NGX_HTTP_SMILE_DEDUPE_DELIVERED) {
 
-        dn->next = dd->sh->buckets[hash & dd->sh->mask];
-        dd->sh->buckets[hash & dd->sh->mask] = dn;
+        if (dn->expire > now) {
+            ngx_shmtx_unlock(&dd->shpool->mutex);
+            return NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
+        }
+
+        ngx_queue_remove(&dn->queue);
+        dd->sh->ndelivered--;
+
+    } else {
+
+        if (ngx_http_smile_webhook_dedupe_alive(dn->pid, dn->expire)) {
+            ngx_shmtx_unlock(&dd->shpool->mutex);
+            return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
+        }
+
+        dead = dn->pid;
+        ngx_queue_remove(&dn->queue);
+        dd->sh->nin_flight--;
     }
 
     dn->state = NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT;
     dn->pid = ngx_pid;
-    dn->expire = 0;
+    dn->expire = start;
 
     ngx_queue_insert_head(&dd->sh->in_flight, &dn->queue);
     dd->sh->nin_flight++;
@@ -544,10 +548,65 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
                       id->data, dead);
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook: event id \"%s\" in flight", id->data);
+
     ctx->dedupe = zone;
     ctx->dedupe_node = dn;
 
+    /* a request that ends without a response header still lets the id go */
+
+    cln->handler = ngx_http_smile_webhook_dedupe_cleanup;
+    cln->data = ctx;
+
     return NGX_HTTP_SMILE_WEBHOOK_OK;
+}
+
+
+/*
+ * A new in-flight entry for the id, making room by evicting the oldest
+ * delivered ids, a bounded number of them; NULL when no room was made.
+ * Called with the zone locked.
+ */
+
+static ngx_http_smile_webhook_dedupe_node_t *
+ngx_http_smile_webhook_dedupe_insert(ngx_http_smile_webhook_dedupe_t *dd,
+    uint32_t hash, smile_field_t *id)
+{
+    size_t                                 n;
+    ngx_uint_t                             evicted;
+    ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    n = offsetof(ngx_http_smile_webhook_dedupe_node_t, id) + id->len;
+
+    for (evicted = 0; /* void */; evicted++) {
+        dn = ngx_slab_alloc_locked(dd->shpool, n);
+
+        if (dn
+            || ngx_queue_empty(&dd->sh->delivered)
+            || evicted == NGX_HTTP_SMILE_DEDUPE_EVICT)
+        {
+            break;
+        }
+
+        ngx_http_smile_webhook_dedupe_delete(dd,
+            ngx_queue_data(ngx_queue_last(&dd->sh->delivered),
+                           ngx_http_smile_webhook_dedupe_node_t, queue));
+        dd->sh->evictions++;
+    }
+
+    if (dn == NULL) {
+        return NULL;
+    }
+
+    dn->hash = hash;
+    dn->len = (u_char) id->len;
+    ngx_memcpy(dn->id, id->data, id->len);
+
+    dn->next = dd->sh->buckets[hash & dd->sh->mask];
+    dd->sh->buckets[hash & dd->sh->mask] = dn;
+
+    return dn;
 }
 
 
@@ -562,7 +621,7 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_http_request_t *r)
 {
     ngx_int_t                              delivered;
-    smile_field_t        *id;
+    smile_field_t                         *id;
     ngx_http_smile_webhook_dedupe_t       *dd;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
 
@@ -604,8 +663,19 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_shmtx_unlock(&dd->shpool->mutex);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "smile webhook event id \"%s\" %s", id->data,
+                   "smile webhook: event id \"%s\" %s", id->data,
                    delivered ? "delivered" : "released for a retry");
+}
+
+
+static void
+ngx_http_smile_webhook_dedupe_cleanup(void *data)
+{
+    ngx_http_smile_webhook_ctx_t *ctx = data;
+
+    /* the request is still whole: only its pool is being destroyed */
+
+    ngx_http_smile_webhook_dedupe_release(ctx, ctx->request);
 }
 
 
@@ -614,12 +684,10 @@ ngx_http_smile_webhook_header_filter(ngx_http_request_t *r)
 {
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    if (r == r->main) {
-        ctx = ngx_http_smile_webhook_get_ctx(r);
+    ctx = ngx_http_smile_webhook_get_ctx(r);
 
-        if (ctx && ctx->dedupe) {
-            ngx_http_smile_webhook_dedupe_release(ctx, r);
-        }
+    if (ctx && ctx->dedupe) {
+        ngx_http_smile_webhook_dedupe_release(ctx, r);
     }
 
     return ngx_http_next_header_filter(r);
@@ -685,16 +753,114 @@ ngx_http_smile_webhook_dedupe_delete(ngx_http_smile_webhook_dedupe_t *dd,
 }
 
 
+/*
+ * Whether the worker that holds an id in flight still runs.  A pid alone
+ * does not say: the kernel may have given it to another process since the
+ * worker died.  So the holder's start time is kept with its pid and
+ * compared with the start time of whatever process has that pid now.
+ */
+
 static ngx_int_t
-ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid)
+ngx_http_smile_webhook_dedupe_alive(ngx_pid_t pid, time_t start)
 {
-    if (pid == ngx_pid || kill(pid, 0) == 0) {
+    time_t  now;
+
+    if (pid == ngx_pid) {
         return 1;
     }
 
-    /* EPERM: the process exists, but is not ours */
+    if (kill(pid, 0) == -1) {
 
-    return ngx_errno != NGX_ESRCH;
+        /*
+         * ESRCH: no such process; EPERM: a process of another user, so
+         * not a worker of this nginx, whose workers share one user
+         */
+
+        return 0;
+    }
+
+    if (start == 0) {
+        /* an entry without a start time: the pid is all there is */
+        return 1;
+    }
+
+    now = ngx_http_smile_webhook_start_time(pid);
+
+    return now == 0 || now == start;
+}
+
+
+/*
+ * A process's start time, in clock ticks after boot: the 22nd field of
+ * /proc/PID/stat.  0 when it cannot be read (no /proc).  The second field,
+ * the command, is in parentheses and may hold spaces and parentheses: the
+ * fields are counted after its last ")".
+ */
+
+static time_t
+ngx_http_smile_webhook_start_time(ngx_pid_t pid)
+{
+    u_char      *p, *last;
+    time_t       start;
+    ssize_t      n;
+    ngx_fd_t     fd;
+    ngx_uint_t   field;
+    u_char       path[NGX_INT64_LEN + sizeof("/proc//stat")];
+    u_char       buf[1024];
+
+    ngx_sprintf(path, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 0;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+
+    (void) ngx_close_file(fd);
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    last = buf + n;
+
+    for (p = last; p > buf && p[-1] != ')'; p--) { /* void */ }
+
+    if (p == buf) {
+        return 0;
+    }
+
+    /* field 2 ends at p: skip to the first byte of field 22 */
+
+    for (field = 2; field < 22 && p < last; p++) {
+        if (*p == ' ') {
+            field++;
+        }
+    }
+
+    for (start = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+        start = start * 10 + (*p - '0');
+    }
+
+    return start;
+}
+
+
+/* this worker's start time, read once */
+
+static time_t
+ngx_http_smile_webhook_own_start_time(void)
+{
+    static ngx_pid_t  pid;
+    static time_t     start;
+
+    if (pid != ngx_pid) {
+        pid = ngx_pid;
+        start = ngx_http_smile_webhook_start_time(pid);
+    }
+
+    return start;
 }
 
 

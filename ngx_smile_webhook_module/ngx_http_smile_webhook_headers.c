@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_smile_webhook_module authors
  *
- * Request header rewriting: every client-sent X-Smile-* header is unlinked,
+ * Request header rewriting: every client-sent X-Smile-* header is removed,
  * and the verified event's id, type, createdAt and data.userId are added
  * for the upstream.
  */
@@ -12,6 +12,7 @@
 
 
 static ngx_int_t ngx_http_smile_webhook_strip(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smile_webhook_copy(ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h);
 
 /*
@@ -30,7 +31,8 @@ static ngx_int_t ngx_http_smile_webhook_add(ngx_http_request_t *r,
     ngx_http_smile_webhook_header_t *hdr, u_char *value, size_t len);
 
 
-static ngx_str_t  ngx_http_smile_webhook_prefix = ngx_string("X-Smile-");
+/* a header name folded as a CGI-style backend reads it: see is_ours() */
+static ngx_str_t  ngx_http_smile_webhook_prefix = ngx_string("x_smile_");
 
 static u_char  ngx_http_smile_webhook_lc_id[] = "x-smile-event-id";
 static u_char  ngx_http_smile_webhook_lc_type[] = "x-smile-event-type";
@@ -57,10 +59,20 @@ ngx_int_t
 ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    ngx_str_t                       *result;
+    ngx_int_t       rc;
+    ngx_str_t      *result;
     smile_event_t  *ev;
 
-    if (ngx_http_smile_webhook_strip(r) != NGX_OK) {
+    /*
+     * A subrequest shares the parts of its parent's header list: it gets
+     * a list of its own, so that nothing it loses or gains shows in the
+     * parent.
+     */
+
+    rc = (r == r->main) ? ngx_http_smile_webhook_strip(r)
+                        : ngx_http_smile_webhook_copy(r);
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -68,9 +80,7 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
 
     /* an authentic event, even one that report mode would not forward */
 
-    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_OK
-        || ctx->result >= NGX_HTTP_SMILE_WEBHOOK_STALE)
-    {
+    if (ngx_http_smile_webhook_results[ctx->result].authentic) {
         if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_id,
                                        ev->id.data, ev->id.len)
             != NGX_OK
@@ -101,7 +111,7 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     }
 
     if (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT) {
-        result = ngx_http_smile_webhook_result_name(ctx->result);
+        result = &ngx_http_smile_webhook_results[ctx->result].name;
 
         if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_result,
                                        result->data, result->len)
@@ -209,26 +219,89 @@ ngx_http_smile_webhook_strip(ngx_http_request_t *r)
 }
 
 
-/*
- * "X-Smile-" in any case, and with "_" for "-": with underscores_in_headers
- * on, X_Smile_Event_Id reaches apps that fold "_" and "-" together.
- */
+/* the request's headers but X-Smile-*, in a new list of the request */
+
+static ngx_int_t
+ngx_http_smile_webhook_copy(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, n;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    /* the parts stay where they are; only the list head is copied */
+
+    old = r->headers_in.headers;
+    n = 0;
+
+    for (part = &old.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n + 5,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &old.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_smile_webhook_is_ours(&h[i])) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "smile webhook: removing client header "
+                               "\"%V\" from a subrequest", &h[i].key);
+                continue;
+            }
+
+            copy = ngx_list_push(&r->headers_in.headers);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+    }
+
+    return NGX_OK;
+}
+
 
 static ngx_int_t
 ngx_http_smile_webhook_is_ours(ngx_table_elt_t *h)
 {
-    u_char      c, p;
+    return ngx_http_smile_webhook_is_smile_header(h->key.data, h->key.len);
+}
+
+
+/*
+ * A name that starts with "X-Smile-" once folded the way CGI-style
+ * backends fold it: letters in any case, and any other byte than a letter
+ * or a digit read as "_" (FastCGI turns "-" into "_", PHP turns "." and
+ * " " into "_"; with ignore_invalid_headers off, nginx lets such names
+ * through).  So X_Smile_Event_Id and X.Smile.User.Id are ours too.
+ */
+
+ngx_int_t
+ngx_http_smile_webhook_is_smile_header(u_char *name, size_t len)
+{
+    u_char      c;
     ngx_uint_t  i;
 
-    if (h->key.len < ngx_http_smile_webhook_prefix.len) {
+    if (len < ngx_http_smile_webhook_prefix.len) {
         return 0;
     }
 
     for (i = 0; i < ngx_http_smile_webhook_prefix.len; i++) {
-        c = ngx_tolower(h->key.data[i]);
-        p = ngx_tolower(ngx_http_smile_webhook_prefix.data[i]);
+        c = ngx_tolower(name[i]);
 
-        if (c != p && !(p == '-' && c == '_')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            c = '_';
+        }
+
+        if (c != ngx_http_smile_webhook_prefix.data[i]) {
             return 0;
         }
     }

@@ -2,41 +2,21 @@
 /*
  * Copyright (C) ngx_smile_webhook_module authors
  *
- * The hub: directives, configuration, and the PRECONTENT phase handler that
- * checks the source address and the signature header, reads the body
- * through the request body filter and settles the verdict.
+ * Directives, configuration and the module definition.  The request path
+ * starts in _handler.c.
  */
 
 
 #include "ngx_http_smile_webhook_module.h"
 
 
-static ngx_int_t ngx_http_smile_webhook_handler(ngx_http_request_t *r);
-static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_precheck(
-    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
-static ngx_int_t ngx_http_smile_webhook_allowed(ngx_http_request_t *r,
-    ngx_http_smile_webhook_loc_conf_t *swlcf);
-static ngx_int_t ngx_http_smile_webhook_start(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx);
-static void ngx_http_smile_webhook_body_handler(ngx_http_request_t *r);
-static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_check(
-    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
-static ngx_int_t ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_result_e result);
-static void ngx_http_smile_webhook_log(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx);
-static ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_create_ctx(
-    ngx_http_request_t *r);
-static void ngx_http_smile_webhook_cleanup(void *data);
-
-static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_policy(
-    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
-static ngx_int_t ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r);
-
 static void *ngx_http_smile_webhook_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_smile_webhook_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_int_t ngx_http_smile_webhook_merge_allow(ngx_conf_t *cf,
+    ngx_http_smile_webhook_loc_conf_t *prev,
+    ngx_http_smile_webhook_loc_conf_t *conf);
 static char *ngx_http_smile_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smile_webhook_enum(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -53,6 +33,8 @@ static char *ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smile_webhook_max_age(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_smile_webhook_read_file(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_str_t *path, ngx_str_t *text);
 static ngx_int_t ngx_http_smile_webhook_add_secret(ngx_conf_t *cf,
     ngx_http_smile_webhook_loc_conf_t *swlcf, u_char *secret, size_t len,
     ngx_str_t *name);
@@ -238,610 +220,6 @@ static ngx_str_t  ngx_http_smile_webhook_catalogue[] = {
 };
 
 
-static ngx_int_t
-ngx_http_smile_webhook_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                           rc;
-    ngx_http_smile_webhook_ctx_t       *ctx;
-    ngx_http_smile_webhook_result_e     result;
-    ngx_http_smile_webhook_loc_conf_t  *swlcf;
-
-    swlcf = ngx_http_get_module_loc_conf(r, ngx_http_smile_webhook_module);
-
-    if (swlcf->enable == NGX_HTTP_SMILE_WEBHOOK_OFF || r != r->main) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_smile_webhook_get_ctx(r);
-
-    if (ctx) {
-
-        if (ctx->status == NGX_HTTP_OK) {
-            /* acknowledged here, not forwarded */
-            ctx->status = NGX_DONE;
-            return ngx_http_smile_webhook_acknowledge(r);
-        }
-
-        /* NGX_DONE while the body is read, the verdict afterwards */
-        return ctx->status;
-    }
-
-    ctx = ngx_http_smile_webhook_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->conf = swlcf;
-
-    result = ngx_http_smile_webhook_precheck(r, ctx);
-
-    if (result != NGX_HTTP_SMILE_WEBHOOK_NONE) {
-        ctx->status = ngx_http_smile_webhook_verdict(r, ctx, result);
-        return ctx->status;
-    }
-
-    if (ngx_http_smile_webhook_start(r, ctx) != NGX_OK) {
-        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return ctx->status;
-    }
-
-    ctx->status = NGX_DONE;
-
-    rc = ngx_http_read_client_request_body(r,
-                                         ngx_http_smile_webhook_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->hashing = 0;
-        ctx->status = rc;
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
-}
-
-
-/* the checks made before any body byte is read */
-
-static ngx_http_smile_webhook_result_e
-ngx_http_smile_webhook_precheck(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx)
-{
-    ngx_uint_t                          i, n;
-    ngx_list_part_t                    *part;
-    ngx_table_elt_t                    *h, *sig;
-    ngx_http_smile_webhook_loc_conf_t  *swlcf;
-
-    swlcf = ctx->conf;
-
-    if (ngx_http_smile_webhook_allowed(r, swlcf) != NGX_OK) {
-        return NGX_HTTP_SMILE_WEBHOOK_IP_DENIED;
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        return NGX_HTTP_SMILE_WEBHOOK_METHOD_NOT_ALLOWED;
-    }
-
-    n = 0;
-    sig = NULL;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == swlcf->header.len
-            && ngx_strncasecmp(h[i].key.data, swlcf->header.data,
-                               swlcf->header.len)
-               == 0)
-        {
-            sig = &h[i];
-            n++;
-        }
-    }
-
-    if (n == 0) {
-        return NGX_HTTP_SMILE_WEBHOOK_MISSING_SIGNATURE;
-    }
-
-    if (n > 1
-        || smile_sig_decode(sig->value.data, sig->value.len,
-                                             ctx->sig)
-           != 0)
-    {
-        return NGX_HTTP_SMILE_WEBHOOK_MALFORMED_SIGNATURE;
-    }
-
-    return NGX_HTTP_SMILE_WEBHOOK_NONE;
-}
-
-
-static ngx_int_t
-ngx_http_smile_webhook_allowed(ngx_http_request_t *r,
-    ngx_http_smile_webhook_loc_conf_t *swlcf)
-{
-    if (swlcf->allow_all) {
-        return NGX_OK;
-    }
-
-    return ngx_cidr_match(r->connection->sockaddr, swlcf->allow);
-}
-
-
-/* one HMAC context per secret, and the event parser */
-
-static ngx_int_t
-ngx_http_smile_webhook_start(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx)
-{
-    ngx_uint_t                        i, n;
-    ngx_http_smile_webhook_secret_t  *secret;
-
-    n = ctx->conf->secrets->nelts;
-    secret = ctx->conf->secrets->elts;
-
-    ctx->hmacs = ngx_pcalloc(r->pool,
-                             n * sizeof(smile_hmac_t));
-    if (ctx->hmacs == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (smile_hmac_start(&ctx->hmacs[i], &secret[i].key)
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "smile webhook: HMAC-SHA512 init failed");
-            return NGX_ERROR;
-        }
-    }
-
-    if (smile_event_init(&ctx->event) != 0) {
-        return NGX_ERROR;
-    }
-
-    /*
-     * A body that another module has read already is walked once the read
-     * returns; otherwise the request body filter sees every buffer.
-     */
-
-    ctx->hashing = (r->request_body == NULL);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx, u_char *p,
-    size_t len)
-{
-    ngx_uint_t  i, n;
-
-    if (len == 0 || ctx->failed) {
-        return NGX_OK;
-    }
-
-    n = ctx->conf->secrets->nelts;
-
-    for (i = 0; i < n; i++) {
-        if (smile_hmac_update(&ctx->hmacs[i], p, len) != 0) {
-            ctx->failed = 1;
-            return NGX_ERROR;
-        }
-    }
-
-    ctx->received += len;
-
-    smile_event_feed(&ctx->event, p, len);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_smile_webhook_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_smile_webhook_ctx_t     *ctx;
-    ngx_http_smile_webhook_result_e   result;
-
-    ctx = ngx_http_smile_webhook_get_ctx(r);
-
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (!ctx->hashing) {
-        if (ngx_http_smile_webhook_body_fallback(r, ctx) != NGX_OK) {
-            ctx->failed = 1;
-        }
-    }
-
-    ctx->hashing = 0;
-
-    result = ngx_http_smile_webhook_check(r, ctx);
-
-    if (result == NGX_HTTP_SMILE_WEBHOOK_OK && !ctx->failed) {
-        result = ngx_http_smile_webhook_policy(r, ctx);
-    }
-
-    if (ctx->failed) {
-        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    } else {
-        ctx->status = ngx_http_smile_webhook_verdict(r, ctx, result);
-    }
-
-    r->preserve_body = 1;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-}
-
-
-static ngx_http_smile_webhook_result_e
-ngx_http_smile_webhook_check(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx)
-{
-    int                               rc;
-    ngx_uint_t                        i, n;
-    u_char                            mac[SMILE_SIG_LEN];
-    ngx_http_smile_webhook_secret_t  *secret;
-
-    n = ctx->conf->secrets->nelts;
-    secret = ctx->conf->secrets->elts;
-
-    for (i = 0; i < n && !ctx->failed; i++) {
-
-        if (smile_hmac_final(&ctx->hmacs[i], &secret[i].key,
-                                              mac)
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "smile webhook: HMAC-SHA512 failed");
-            ctx->failed = 1;
-            break;
-        }
-
-        if (smile_sig_equal(mac, ctx->sig)
-            && ctx->matched == NULL)
-        {
-            ctx->matched = &secret[i];
-        }
-    }
-
-    ngx_explicit_memzero(mac, sizeof(mac));
-
-    /* finished even for a bad signature: the log line names the event id */
-
-    rc = smile_event_finish(&ctx->event);
-
-    if (ctx->matched == NULL) {
-        return NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE;
-    }
-
-    if (rc != 0) {
-        return NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT;
-    }
-
-    return NGX_HTTP_SMILE_WEBHOOK_OK;
-}
-
-
-/*
- * The checks on an authentic event, in this order: the type filter, the
- * age of the signed createdAt, and the dedupe table, which is consulted
- * last so that an id is held only by an event that will be forwarded.
- */
-
-static ngx_http_smile_webhook_result_e
-ngx_http_smile_webhook_policy(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx)
-{
-    time_t                              now;
-    long long                           created;
-    ngx_str_t                          *type;
-    ngx_uint_t                          i;
-    smile_event_t     *ev;
-    ngx_http_smile_webhook_loc_conf_t  *swlcf;
-
-    swlcf = ctx->conf;
-    ev = &ctx->event;
-
-    if (swlcf->events) {
-        type = swlcf->events->elts;
-
-        for (i = 0; i < swlcf->events->nelts; i++) {
-            if (type[i].len == ev->type.len
-                && ngx_memcmp(type[i].data, ev->type.data, ev->type.len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (i == swlcf->events->nelts) {
-            ctx->reason = "event type is not in smile_webhook_events";
-            return NGX_HTTP_SMILE_WEBHOOK_IGNORED;
-        }
-    }
-
-    if (swlcf->max_age) {
-
-        if (ev->created_at.len == 0
-            || smile_parse_time(ev->created_at.data,
-                                                 ev->created_at.len, &created)
-               != 0)
-        {
-            ctx->reason = "createdAt is missing or not an RFC 3339 time, "
-                          "and smile_webhook_max_age is set";
-            return NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT;
-        }
-
-        now = ngx_time();
-
-        if (created < (long long) now - swlcf->max_age) {
-            ctx->reason = "createdAt is older than smile_webhook_max_age";
-            return NGX_HTTP_SMILE_WEBHOOK_STALE;
-        }
-
-        if (created > (long long) now + swlcf->skew) {
-            ctx->reason = "createdAt is in the future by more than the "
-                          "allowed clock skew";
-            return NGX_HTTP_SMILE_WEBHOOK_STALE;
-        }
-    }
-
-    if (swlcf->dedupe) {
-        return ngx_http_smile_webhook_dedupe_acquire(r, ctx);
-    }
-
-    return NGX_HTTP_SMILE_WEBHOOK_OK;
-}
-
-
-/* 200 with an empty body, for an event that is not forwarded */
-
-static ngx_int_t
-ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r)
-{
-    ngx_int_t  rc;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = 0;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
-        rc = ngx_http_send_special(r, NGX_HTTP_LAST);
-    }
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-/*
- * Records the result, rewrites the X-Smile-* request headers and returns
- * what the phase handler answers: NGX_DECLINED to go on, or a status.
- */
-
-static ngx_int_t
-ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_result_e result)
-{
-    ngx_table_elt_t  *h;
-
-    ctx->result = result;
-
-    ngx_http_smile_webhook_count(r, ctx);
-
-    if (result != NGX_HTTP_SMILE_WEBHOOK_OK) {
-        ngx_http_smile_webhook_log(r, ctx);
-    }
-
-    if (ngx_http_smile_webhook_rewrite_headers(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (result == NGX_HTTP_SMILE_WEBHOOK_OK
-        || ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT)
-    {
-        return NGX_DECLINED;
-    }
-
-    switch (result) {
-
-    case NGX_HTTP_SMILE_WEBHOOK_METHOD_NOT_ALLOWED:
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "POST");
-
-        return NGX_HTTP_NOT_ALLOWED;
-
-    case NGX_HTTP_SMILE_WEBHOOK_MALFORMED_EVENT:
-        return NGX_HTTP_BAD_REQUEST;
-
-    case NGX_HTTP_SMILE_WEBHOOK_IGNORED:
-    case NGX_HTTP_SMILE_WEBHOOK_DUPLICATE:
-        return NGX_HTTP_OK;
-
-    case NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT:
-        return NGX_HTTP_CONFLICT;
-
-    default:
-        return NGX_HTTP_UNAUTHORIZED;
-    }
-}
-
-
-static void
-ngx_http_smile_webhook_log(ngx_http_request_t *r,
-    ngx_http_smile_webhook_ctx_t *ctx)
-{
-    u_char                          *p;
-    ngx_str_t                       *name;
-    ngx_uint_t                       level, report;
-    const char                      *reason, *mode;
-    smile_event_t  *ev;
-    u_char                           id[SMILE_ID_MAX + 64];
-
-    ev = &ctx->event;
-    name = ngx_http_smile_webhook_result_name(ctx->result);
-    report = (ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT);
-    level = ctx->conf->log_level;
-
-    mode = report ? "would reject (report mode) request" : "rejected request";
-
-    /* events answered 200 but not forwarded are routine, not rejections */
-
-    if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_IGNORED
-        || ctx->result == NGX_HTTP_SMILE_WEBHOOK_DUPLICATE)
-    {
-        level = NGX_LOG_INFO;
-        mode = report ? "would acknowledge (report mode) request without "
-                        "forwarding"
-                      : "acknowledged request without forwarding";
-    }
-
-    switch (ctx->result) {
-
-    case NGX_HTTP_SMILE_WEBHOOK_IP_DENIED:
-        reason = "client address is not in smile_webhook_allow";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_METHOD_NOT_ALLOWED:
-        reason = "method is not POST";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_MISSING_SIGNATURE:
-        reason = "no signature header";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_MALFORMED_SIGNATURE:
-        reason = "signature header is repeated or not 128 hex digits";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_BAD_SIGNATURE:
-        reason = "no configured secret matches the signature";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_DUPLICATE:
-        reason = "event id was delivered already";
-        break;
-
-    case NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT:
-        reason = "event id is being delivered by another request";
-        break;
-
-    default:
-        reason = ctx->reason ? ctx->reason
-                 : (ev->error ? ev->error : "invalid event");
-        break;
-    }
-
-    /* an event id is logged only when it passed the safe pattern */
-
-    if (ev->id.len) {
-        p = ngx_snprintf(id, sizeof(id), ", %sevent id \"%s\"",
-                         ctx->matched ? "" : "unverified ", ev->id.data);
-
-    } else {
-        p = id;
-    }
-
-    ngx_log_error(level, r->connection->log, 0,
-                  "smile webhook %s: %V (%s)%*s",
-                  mode, name, reason, (size_t) (p - id), id);
-}
-
-
-ngx_http_smile_webhook_ctx_t *
-ngx_http_smile_webhook_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_smile_webhook_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_smile_webhook_module);
-
-    if (ctx || !(r->internal || r->filter_finalize)) {
-        return ctx;
-    }
-
-    /* an internal redirect zeroed the module ctx: find it again */
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_smile_webhook_cleanup) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
-            break;
-        }
-    }
-
-    return ctx;
-}
-
-
-static ngx_http_smile_webhook_ctx_t *
-ngx_http_smile_webhook_create_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_smile_webhook_ctx_t  *ctx;
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_smile_webhook_ctx_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_smile_webhook_ctx_t));
-
-    ctx->request = r;
-
-    cln->handler = ngx_http_smile_webhook_cleanup;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_smile_webhook_module);
-
-    return ctx;
-}
-
-
-static void
-ngx_http_smile_webhook_cleanup(void *data)
-{
-    ngx_http_smile_webhook_ctx_t *ctx = data;
-
-    ngx_uint_t  i;
-
-    /* the request is still whole: only its pool is being destroyed */
-
-    ngx_http_smile_webhook_dedupe_release(ctx, ctx->request);
-
-    if (ctx->hmacs) {
-        for (i = 0; i < ctx->conf->secrets->nelts; i++) {
-            smile_hmac_free(&ctx->hmacs[i]);
-        }
-    }
-
-    smile_event_free(&ctx->event);
-}
-
-
 static void *
 ngx_http_smile_webhook_create_main_conf(ngx_conf_t *cf)
 {
@@ -896,9 +274,6 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_smile_webhook_loc_conf_t *prev = parent;
     ngx_http_smile_webhook_loc_conf_t *conf = child;
 
-    ngx_uint_t   i;
-    ngx_cidr_t  *cidr;
-
     ngx_conf_merge_uint_value(conf->enable, prev->enable,
                               NGX_HTTP_SMILE_WEBHOOK_OFF);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_WARN);
@@ -915,37 +290,8 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
                      ? NGX_HTTP_SMILE_WEBHOOK_SKEW : prev->skew;
     }
 
-    if (conf->allow == NGX_CONF_UNSET_PTR) {
-
-        if (prev->allow == NGX_CONF_UNSET_PTR) {
-            prev->allow = ngx_array_create(cf->pool, 1, sizeof(ngx_cidr_t));
-            if (prev->allow == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            cidr = ngx_array_push(prev->allow);
-            if (cidr == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            if (ngx_ptocidr(&ngx_http_smile_webhook_default_allow, cidr)
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-        }
-
-        conf->allow = prev->allow;
-    }
-
-    /* "all" is kept in the list as a cidr of family AF_UNSPEC */
-
-    cidr = conf->allow->elts;
-
-    for (i = 0; i < conf->allow->nelts; i++) {
-        if (cidr[i].family == AF_UNSPEC) {
-            conf->allow_all = 1;
-        }
+    if (ngx_http_smile_webhook_merge_allow(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->header.data == NULL) {
@@ -976,6 +322,55 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The allow list, inherited whole; Smile's address when no level sets
+ * one.  "all" is kept in the list as a cidr of family AF_UNSPEC, and
+ * looked for once here rather than per request.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_merge_allow(ngx_conf_t *cf,
+    ngx_http_smile_webhook_loc_conf_t *prev,
+    ngx_http_smile_webhook_loc_conf_t *conf)
+{
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (conf->allow == NGX_CONF_UNSET_PTR) {
+
+        if (prev->allow == NGX_CONF_UNSET_PTR) {
+            prev->allow = ngx_array_create(cf->pool, 1, sizeof(ngx_cidr_t));
+            if (prev->allow == NULL) {
+                return NGX_ERROR;
+            }
+
+            cidr = ngx_array_push(prev->allow);
+            if (cidr == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (ngx_ptocidr(&ngx_http_smile_webhook_default_allow, cidr)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        conf->allow = prev->allow;
+    }
+
+    cidr = conf->allow->elts;
+
+    for (i = 0; i < conf->allow->nelts; i++) {
+        if (cidr[i].family == AF_UNSPEC) {
+            conf->allow_all = 1;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1083,21 +478,18 @@ ngx_http_smile_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* smile_webhook_secret_file PATH: one secret a line */
+
 static char *
 ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_smile_webhook_loc_conf_t *swlcf = conf;
 
-    u_char           *p, *last, *eol, *end, *buf;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t        *value, path, name;
-    ngx_int_t         rc;
-    ngx_uint_t        line, found;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    u_char      *p, *last, *eol, *end;
+    ngx_str_t   *value, path, text, name;
+    ngx_int_t    rc;
+    ngx_uint_t   line, found;
 
     value = cf->args->elts;
     path = value[1];
@@ -1112,59 +504,27 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot open \"%s\"", &cmd->name, path.data);
+    if (ngx_http_smile_webhook_read_file(cf, &cmd->name, &path, &text)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&file, sizeof(ngx_file_t));
-
-    file.fd = fd;
-    file.name = path;
-    file.log = cf->log;
-
-    rc = NGX_ERROR;
-    buf = NULL;
-    size = 0;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot stat \"%s\"", &cmd->name, path.data);
-        goto done;
+    if (text.len >= 3 && ngx_strncmp(text.data, "\xef\xbb\xbf", 3) == 0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" file \"%s\" starts with a UTF-8 byte "
+                           "order mark, which is taken as part of the first "
+                           "secret", &cmd->name, path.data);
     }
 
-    size = (size_t) ngx_file_size(&fi);
+    /* empty lines and lines starting with "#" are skipped */
 
-    if (size > 65536) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" file \"%s\" is larger than 64k",
-                           &cmd->name, path.data);
-        goto done;
-    }
-
-    buf = ngx_pnalloc(cf->temp_pool, size + 1);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    n = ngx_read_file(&file, buf, size, 0);
-
-    if (n == NGX_ERROR || (size_t) n != size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot read \"%s\"", &cmd->name, path.data);
-        goto done;
-    }
-
-    /* one secret a line; empty lines and lines starting with "#" skipped */
-
+    rc = NGX_OK;
     found = 0;
     line = 0;
-    last = buf + size;
+    last = text.data + text.len;
 
-    for (p = buf; p < last; p = eol + 1) {
+    for (p = text.data; p < last && rc == NGX_OK; p = eol + 1) {
 
         line++;
 
@@ -1173,11 +533,7 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
             eol = last;
         }
 
-        end = eol;
-
-        if (end > p && end[-1] == CR) {
-            end--;
-        }
+        end = (eol > p && eol[-1] == CR) ? eol - 1 : eol;
 
         if (end == p || *p == '#') {
             continue;
@@ -1185,41 +541,105 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
         name.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN + 5);
         if (name.data == NULL) {
-            goto done;
+            rc = NGX_ERROR;
+            break;
         }
 
         name.len = ngx_sprintf(name.data, "line%ui", line) - name.data;
 
-        if (ngx_http_smile_webhook_add_secret(cf, swlcf, p, end - p, &name)
-            != NGX_OK)
-        {
-            goto done;
-        }
-
+        rc = ngx_http_smile_webhook_add_secret(cf, swlcf, p, end - p, &name);
         found++;
+    }
+
+    ngx_explicit_memzero(text.data, text.len);
+
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (found == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" file \"%s\" contains no secret",
                            &cmd->name, path.data);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a small file read whole at configuration time, into the temp pool */
+
+static ngx_int_t
+ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *path, ngx_str_t *text)
+{
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\" cannot open \"%s\"", directive,
+                           path->data);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.fd = fd;
+    file.name = *path;
+    file.log = cf->log;
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\" cannot stat \"%s\"", directive,
+                           path->data);
         goto done;
     }
 
+    size = (size_t) ngx_file_size(&fi);
+
+    if (size > 65536) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" file \"%s\" is larger than 64k",
+                           directive, path->data);
+        goto done;
+    }
+
+    text->data = ngx_pnalloc(cf->temp_pool, size + 1);
+    if (text->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&file, text->data, size, 0);
+
+    if (n == NGX_ERROR || (size_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%V\" cannot read \"%s\"", directive,
+                           path->data);
+        ngx_explicit_memzero(text->data, size);
+        goto done;
+    }
+
+    text->len = size;
     rc = NGX_OK;
 
 done:
 
-    if (buf) {
-        ngx_explicit_memzero(buf, size);
-    }
-
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%s\" failed", path.data);
+                      ngx_close_file_n " \"%s\" failed", path->data);
     }
 
-    return rc == NGX_OK ? NGX_CONF_OK : NGX_CONF_ERROR;
+    return rc;
 }
 
 
@@ -1376,6 +796,17 @@ ngx_http_smile_webhook_signature_header(ngx_conf_t *cf, ngx_command_t *cmd,
         {
             goto invalid;
         }
+    }
+
+    /* the app would never see it: X-Smile-* headers are removed */
+
+    if (ngx_http_smile_webhook_is_smile_header(value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name \"%V\" in \"%V\", "
+                           "X-Smile-* request headers are removed before "
+                           "the request goes upstream", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     swlcf->header = value[1];
@@ -1554,8 +985,6 @@ ngx_http_smile_webhook_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt                 *h;
-    ngx_http_core_main_conf_t           *cmcf;
     ngx_http_smile_webhook_main_conf_t  *swmcf;
 
     swmcf = ngx_http_conf_get_module_main_conf(cf,
@@ -1567,14 +996,9 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
-    if (h == NULL) {
+    if (ngx_http_smile_webhook_handler_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    *h = ngx_http_smile_webhook_handler;
 
     return ngx_http_smile_webhook_body_init(cf);
 }

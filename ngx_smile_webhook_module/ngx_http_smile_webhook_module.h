@@ -2,7 +2,18 @@
 /*
  * Copyright (C) ngx_smile_webhook_module authors
  *
- * The header shared by every file of the module.
+ * The header shared by every file of the module.  Each file is one
+ * concern and depends on this header only (and on the nginx-free code in
+ * smile/):
+ *
+ *   _module.c     directives, configuration, the module definition
+ *   _handler.c    the request path, from the phase handler to the verdict
+ *   _ctx.c        the request context and the table of results
+ *   _body.c       the body fed to the HMAC and the parser as it arrives
+ *   _headers.c    X-Smile-* request headers removed and added
+ *   _variables.c  the $smile_* variables
+ *   _dedupe.c     event ids in flight and delivered, in shared memory
+ *   _status.c     shared counters and the Prometheus status location
  */
 
 
@@ -42,7 +53,21 @@ typedef enum {
 } ngx_http_smile_webhook_result_e;
 
 
-typedef struct ngx_http_smile_webhook_dedupe_s  ngx_http_smile_webhook_dedupe_t;
+/* what a result does to the request */
+#define NGX_HTTP_SMILE_WEBHOOK_FORWARD  0   /* on to the content handler */
+#define NGX_HTTP_SMILE_WEBHOOK_REJECT   1   /* an error status, logged */
+#define NGX_HTTP_SMILE_WEBHOOK_ACK      2   /* 200, empty, logged at info */
+
+
+/* one row per result: the behaviour of a result is read from here */
+typedef struct {
+    ngx_str_t                   name;       /* $smile_webhook_result */
+    ngx_uint_t                  action;     /* FORWARD, REJECT or ACK */
+    ngx_int_t                   status;     /* the answer in "on" mode */
+    const char                 *reason;     /* NULL: the request's own */
+    unsigned                    authentic:1;    /* event headers added */
+} ngx_http_smile_webhook_result_t;
+
 
 typedef struct {
     ngx_uint_t                  delivered;
@@ -53,8 +78,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_str_t                           name;
-    smile_hmac_key_t   key;
+    ngx_str_t                   name;
+    smile_hmac_key_t            key;
 } ngx_http_smile_webhook_secret_t;
 
 
@@ -90,10 +115,10 @@ typedef struct {
     ngx_http_smile_webhook_result_e     result;
     ngx_int_t                           status;     /* phase verdict */
 
-    smile_hmac_t      *hmacs;      /* one per secret */
+    smile_hmac_t                       *hmacs;      /* one per secret */
     ngx_http_smile_webhook_secret_t    *matched;
     const char                         *reason;     /* of a policy result */
-    smile_event_t      event;
+    smile_event_t                       event;
 
     ngx_shm_zone_t                     *dedupe;     /* holds the id */
     void                               *dedupe_node;
@@ -102,27 +127,42 @@ typedef struct {
     u_char                              sig[SMILE_SIG_LEN];
 
     unsigned                            hashing:1;
+    unsigned                            reading:1;  /* body being read */
+    unsigned                            broken:1;   /* body read failed */
     unsigned                            failed:1;   /* OpenSSL failed */
 } ngx_http_smile_webhook_ctx_t;
 
 
-extern ngx_module_t  ngx_http_smile_webhook_module;
+extern ngx_module_t                      ngx_http_smile_webhook_module;
+extern ngx_http_smile_webhook_result_t   ngx_http_smile_webhook_results[];
 
 
+/* _handler.c */
+ngx_int_t ngx_http_smile_webhook_handler_init(ngx_conf_t *cf);
+
+/* _ctx.c */
+ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_create_ctx(
+    ngx_http_request_t *r);
 ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_get_ctx(
     ngx_http_request_t *r);
-ngx_int_t ngx_http_smile_webhook_feed(ngx_http_smile_webhook_ctx_t *ctx,
-    u_char *p, size_t len);
+void ngx_http_smile_webhook_reset_ctx(ngx_http_smile_webhook_ctx_t *ctx);
 
+/* _body.c */
 ngx_int_t ngx_http_smile_webhook_body_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_smile_webhook_body_start(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
 ngx_int_t ngx_http_smile_webhook_body_fallback(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 
+/* _headers.c */
 ngx_int_t ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
+ngx_int_t ngx_http_smile_webhook_is_smile_header(u_char *name, size_t len);
 
+/* _variables.c */
 ngx_int_t ngx_http_smile_webhook_add_variables(ngx_conf_t *cf);
 
+/* _dedupe.c */
 char *ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_smile_webhook_dedupe(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -136,14 +176,13 @@ void ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
 void ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
     ngx_http_smile_webhook_dedupe_stats_t *st);
 
+/* _status.c */
 ngx_int_t ngx_http_smile_webhook_status_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf);
 char *ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_smile_webhook_count(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
-ngx_str_t *ngx_http_smile_webhook_result_name(
-    ngx_http_smile_webhook_result_e result);
 
 
 #endif /* _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_ */

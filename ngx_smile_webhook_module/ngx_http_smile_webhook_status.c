@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_smile_webhook_status_init_zone(
 static void ngx_http_smile_webhook_count_type(
     ngx_http_smile_webhook_counters_t *c, u_char *name, size_t len);
 static ngx_int_t ngx_http_smile_webhook_status_handler(ngx_http_request_t *r);
+static size_t ngx_http_smile_webhook_status_size(ngx_shm_zone_t **zones,
+    ngx_uint_t n);
 static u_char *ngx_http_smile_webhook_status_types(u_char *p, u_char *last,
     ngx_http_smile_webhook_counters_t *c);
 static u_char *ngx_http_smile_webhook_status_zones(ngx_http_request_t *r,
@@ -108,7 +110,7 @@ void
 ngx_http_smile_webhook_count(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
-    smile_event_t      *ev;
+    smile_event_t                       *ev;
     ngx_http_smile_webhook_counters_t   *c;
     ngx_http_smile_webhook_main_conf_t  *swmcf;
 
@@ -260,24 +262,7 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
     nzones = swmcf->dedupe_zones ? swmcf->dedupe_zones->nelts : 0;
     zones = swmcf->dedupe_zones ? swmcf->dedupe_zones->elts : NULL;
 
-    size = sizeof(NGX_HTTP_SMILE_STATUS_REQUESTS)
-           + NGX_HTTP_SMILE_WEBHOOK_NRESULTS
-             * (sizeof("smile_webhook_requests_total{result=\"\"} \n")
-                + 32 + NGX_ATOMIC_T_LEN)
-           + sizeof(NGX_HTTP_SMILE_STATUS_EVENTS)
-           + (NGX_HTTP_SMILE_STATUS_TYPES + 1)
-             * (sizeof("smile_webhook_events_total{type=\"\"} \n")
-                + SMILE_TYPE_MAX + NGX_ATOMIC_T_LEN)
-           + sizeof(NGX_HTTP_SMILE_STATUS_BYTES) + 64
-           + sizeof(NGX_HTTP_SMILE_STATUS_ENTRIES)
-           + sizeof(NGX_HTTP_SMILE_STATUS_EVICTIONS)
-           + sizeof(NGX_HTTP_SMILE_STATUS_OVERFLOWS);
-
-    for (i = 0; i < nzones; i++) {
-        size += 4 * (sizeof("smile_webhook_dedupe_evictions_total"
-                            "{zone=\"\",state=\"in_flight\"} \n")
-                     + 2 * zones[i]->shm.name.len + NGX_INT64_LEN);
-    }
+    size = ngx_http_smile_webhook_status_size(zones, nzones);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -291,7 +276,7 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
          i < NGX_HTTP_SMILE_WEBHOOK_NRESULTS;
          i++)
     {
-        result = ngx_http_smile_webhook_result_name(i);
+        result = &ngx_http_smile_webhook_results[i].name;
 
         b->last = ngx_sprintf(b->last,
                               "smile_webhook_requests_total{result=\"%V\"} "
@@ -334,6 +319,37 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the longest text the status location can write */
+
+static size_t
+ngx_http_smile_webhook_status_size(ngx_shm_zone_t **zones, ngx_uint_t n)
+{
+    size_t      size;
+    ngx_uint_t  i;
+
+    size = sizeof(NGX_HTTP_SMILE_STATUS_REQUESTS)
+           + NGX_HTTP_SMILE_WEBHOOK_NRESULTS
+             * (sizeof("smile_webhook_requests_total{result=\"\"} \n")
+                + 32 + NGX_ATOMIC_T_LEN)
+           + sizeof(NGX_HTTP_SMILE_STATUS_EVENTS)
+           + (NGX_HTTP_SMILE_STATUS_TYPES + 1)
+             * (sizeof("smile_webhook_events_total{type=\"\"} \n")
+                + SMILE_TYPE_MAX + NGX_ATOMIC_T_LEN)
+           + sizeof(NGX_HTTP_SMILE_STATUS_BYTES) + 64
+           + sizeof(NGX_HTTP_SMILE_STATUS_ENTRIES)
+           + sizeof(NGX_HTTP_SMILE_STATUS_EVICTIONS)
+           + sizeof(NGX_HTTP_SMILE_STATUS_OVERFLOWS);
+
+    for (i = 0; i < n; i++) {
+        size += 4 * (sizeof("smile_webhook_dedupe_evictions_total"
+                            "{zone=\"\",state=\"in_flight\"} \n")
+                     + 2 * zones[i]->shm.name.len + NGX_INT64_LEN);
+    }
+
+    return size;
 }
 
 

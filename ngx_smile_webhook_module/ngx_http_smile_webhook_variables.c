@@ -10,6 +10,8 @@
 #include "ngx_http_smile_webhook_module.h"
 
 
+static ngx_http_smile_webhook_ctx_t *ngx_http_smile_webhook_var_ctx(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_smile_webhook_result_variable(
@@ -62,37 +64,14 @@ static ngx_http_variable_t  ngx_http_smile_webhook_vars[] = {
 };
 
 
-static ngx_str_t  ngx_http_smile_webhook_results[] = {
-    ngx_null_string,
-    ngx_string("ok"),
-    ngx_string("ip_denied"),
-    ngx_string("method_not_allowed"),
-    ngx_string("missing_signature"),
-    ngx_string("malformed_signature"),
-    ngx_string("bad_signature"),
-    ngx_string("malformed_event"),
-    ngx_string("stale"),
-    ngx_string("ignored"),
-    ngx_string("duplicate"),
-    ngx_string("in_flight")
-};
-
-
-ngx_str_t *
-ngx_http_smile_webhook_result_name(ngx_http_smile_webhook_result_e result)
-{
-    return &ngx_http_smile_webhook_results[result];
-}
-
-
 static ngx_int_t
 ngx_http_smile_webhook_event_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_smile_webhook_ctx_t    *ctx;
-    smile_field_t  *f;
+    smile_field_t                 *f;
+    ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->matched == NULL) {
         v->not_found = 1;
@@ -123,14 +102,14 @@ ngx_http_smile_webhook_result_variable(ngx_http_request_t *r,
     ngx_str_t                     *name;
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->result == NGX_HTTP_SMILE_WEBHOOK_NONE) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    name = ngx_http_smile_webhook_result_name(ctx->result);
+    name = &ngx_http_smile_webhook_results[ctx->result].name;
 
     v->len = name->len;
     v->valid = 1;
@@ -148,7 +127,7 @@ ngx_http_smile_webhook_key_variable(ngx_http_request_t *r,
 {
     ngx_http_smile_webhook_ctx_t  *ctx;
 
-    ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    ctx = ngx_http_smile_webhook_var_ctx(r);
 
     if (ctx == NULL || ctx->matched == NULL) {
         v->not_found = 1;
@@ -162,6 +141,23 @@ ngx_http_smile_webhook_key_variable(ngx_http_request_t *r,
     v->data = ctx->matched->name.data;
 
     return NGX_OK;
+}
+
+
+/* the request's own verdict, or else its main request's */
+
+static ngx_http_smile_webhook_ctx_t *
+ngx_http_smile_webhook_var_ctx(ngx_http_request_t *r)
+{
+    ngx_http_smile_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_smile_webhook_get_ctx(r);
+
+    if (ctx == NULL && r != r->main) {
+        ctx = ngx_http_smile_webhook_get_ctx(r->main);
+    }
+
+    return ctx;
 }
 
 

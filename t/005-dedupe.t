@@ -1217,3 +1217,151 @@ smile webhook acknowledged request without forwarding: duplicate
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 35: a worker killed while its request holds an id in flight, its pid then given to another process (of root, then of another user): the next delivery takes the id over, it is not refused as in flight
+The killed worker's pid is handed to a new "sleep" through
+/proc/sys/kernel/ns_last_pid (root only; the block is skipped where that
+file cannot be written).  The holder's pid then names a live process that
+is not the holder: a process of the same user (kill(pid, 0) succeeds; only
+the start time tells) and one of another user (kill() fails with EPERM).
+Before the kill, ns_last_pid is moved to the worker's pid so that the
+master's new worker gets another pid.
+--- skip_eval
+1: ! -w "/proc/sys/kernel/ns_last_pid"
+--- http_config
+    smile_webhook_dedupe_zone events:1m;
+--- config
+    location = /hook {
+        smile_webhook on;
+        smile_webhook_secret "a little secret";
+        smile_webhook_allow 127.0.0.1;
+        smile_webhook_dedupe events;
+        add_header X-Result $smile_webhook_result always;
+        proxy_set_header X-Front-Pid $pid;
+        proxy_pass http://ledger;
+    }
+    location = /t {
+        content_by_lua_block {
+            local ffi = require "ffi"
+            pcall(ffi.cdef, "int kill(int pid, int sig);")
+            local ledger = ngx.shared.smile_ledger
+            local takers = {
+                { "exec sleep 20", "root" },
+                { "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                  .. "sleep 20", "another user" } }
+            local done = 0
+
+            local function set_last_pid(n)
+                local f = assert(io.open("/proc/sys/kernel/ns_last_pid",
+                                         "w"))
+                f:write(tostring(n))
+                f:close()
+            end
+
+            local function read(name)
+                local f = io.open(name)
+                if not f then
+                    return nil
+                end
+                local s = f:read("*a")
+                f:close()
+                return s
+            end
+
+            -- the 22nd field of /proc/PID/stat, or nil
+            local function start_of(pid)
+                local s = read("/proc/" .. pid .. "/stat")
+                local rest = s and s:match(".*%)%s(.*)$")
+                local n = 2
+                for w in (rest or ""):gmatch("%S+") do
+                    n = n + 1
+                    if n == 22 then
+                        return w
+                    end
+                end
+            end
+
+            local function owner_of(pid)
+                local s = read("/proc/" .. pid .. "/status") or ""
+                return s:match("\nUid:%s+(%d+)") == "0" and "root"
+                       or "another user"
+            end
+
+            -- a new process with this pid; its popen handle, or nil
+            local function give(pid, cmd)
+                for _ = 1, 50 do
+                    set_last_pid(pid - 1)
+                    local p = io.popen(cmd)
+                    ngx.sleep(0.05)
+                    if (read("/proc/" .. pid .. "/cmdline") or "")
+                       :find("sleep", 1, true)
+                    then
+                        return p
+                    end
+                end
+            end
+
+            for _, ev in ipairs(smile.events()) do
+                local sock = smile.send("POST", "/hook?hold=1",
+                                        { "Smile-Signature: " .. ev.sig },
+                                        ev.body)
+                smile.wait_holding(ev.id)
+                local pid = ledger:get("held-by:" .. ev.id)
+
+                if pid ~= ngx.worker.pid() then
+                    local old = start_of(pid)
+                    set_last_pid(pid)
+                    assert(ffi.C.kill(pid, 9) == 0, "kill -9 failed")
+
+                    local deadline = ngx.now() + 60
+                    while start_of(pid) == old do
+                        assert(ngx.now() < deadline, "worker still there")
+                        ngx.sleep(0.01)
+                    end
+
+                    done = done + 1
+                    local p = give(pid, takers[done][1])
+                    local now = start_of(pid)
+                    ngx.say("pid ", (now and now ~= old)
+                                    and "taken by another process" or "free",
+                            ", owned by ", owner_of(pid))
+
+                    local res = smile.post("/hook", ev.body, ev.sig)
+                    ngx.say("after the kill: ", smile.line(res))
+                    ngx.say("again: ",
+                            smile.line(smile.post("/hook", ev.body, ev.sig)))
+
+                    if p then
+                        ffi.C.kill(pid, 9)
+                        p:close()
+                    end
+                    smile.release(ev.id)
+                    sock:close()
+
+                    if done == #takers then
+                        return
+                    end
+
+                else
+                    -- held in the driver's own worker: try another id
+                    smile.release(ev.id)
+                    sock:close()
+                end
+            end
+
+            ngx.say("not enough held requests outside the driver's worker")
+        }
+    }
+--- request eval
+"POST /t\n"
+. ::events_list(map { ::fresh_event(id => "ev-reused-$_") } 1 .. 60)
+--- response_body_like eval
+qr/\Apid taken by another process, owned by root\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\npid taken by another process, owned by another user\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\n\z/
+--- error_log eval
+qr/smile webhook event id "ev-reused-\d+" was in flight in process \d+, which has exited; delivering it again/
+--- no_error_log
+[error]
+[crit]
+--- timeout: 60

@@ -1,85 +1,21 @@
 package SmileTest;
 
-# Helpers shared by the t/*.t suites: the seed document's example events
-# (t/events/*.json, exact bytes) and Smile's signature over a body.
+# What the t/*.t suites take from the harness library
+# (tools/lib/Smile/Harness/Events.pm): the seed document's example events
+# (t/events/*.json, exact bytes), Smile's signature over a body, and events
+# made now. See that file for what each one does.
 
 use strict;
 use warnings;
 
-use Digest::SHA qw(hmac_sha512_hex);
+use Cwd qw(abs_path);
 use File::Basename qw(dirname);
+use lib dirname(abs_path(__FILE__)) . '/../../tools/lib';
 use Exporter qw(import);
-use POSIX qw(strftime);
+use Smile::Harness::Events qw($SECRET sign event_names event_body
+                              fresh_event rfc3339);
 
 our @EXPORT = qw(sign event_body event_names $SECRET);
 our @EXPORT_OK = qw(fresh_event rfc3339);
-
-our $SECRET = 'a little secret';    # the secret in Smile's documentation
-
-my $events = dirname(__FILE__) . '/../events';
-
-# HMAC-SHA512 of the exact body bytes, lowercase hex, as Smile sends it
-sub sign {
-    my ($body, $secret) = @_;
-    return hmac_sha512_hex($body, defined $secret ? $secret : $SECRET);
-}
-
-# the 25 example events, in the order of the seed document
-sub event_names {
-    opendir my $dh, $events or die "cannot open $events: $!";
-    my @names = sort grep { /^\d\d_.*\.json$/ } readdir $dh;
-    closedir $dh;
-    return @names;
-}
-
-sub event_body {
-    my ($name) = @_;
-    open my $fh, '<:raw', "$events/$name" or die "cannot open $name: $!";
-    local $/;
-    my $body = <$fh>;
-    close $fh;
-    return $body;
-}
-
-# An event of our own, compact JSON in the seed documents' key order:
-#   id         (default "ev-fresh-1")
-#   type       (default "USER_CREATED")
-#   created_at seconds from now (default 0), rendered by rfc3339() with
-#              the offset given (default "Z"); or any other string, used
-#              verbatim; or undef to leave "createdAt" out
-#   offset     "Z" or "+HH:MM" / "-HH:MM"
-#   user_id    (default "tenantId-fresh"); undef leaves "data" empty
-# The time is taken when the body is built, i.e. when the test file's blocks
-# are read: margins must cover the file's run time (valgrind included).
-sub fresh_event {
-    my %o = @_;
-    my $id = exists $o{id} ? $o{id} : 'ev-fresh-1';
-    my $type = exists $o{type} ? $o{type} : 'USER_CREATED';
-    my $user = exists $o{user_id} ? $o{user_id} : 'tenantId-fresh';
-    my $created = exists $o{created_at} ? $o{created_at} : 0;
-
-    if (defined $created && $created =~ /^[-+]?\d+$/) {
-        $created = rfc3339(time + $created, $o{offset});
-    }
-
-    return '{"id":"' . $id . '","version":1,"type":"' . $type . '",'
-           . (defined $created ? '"createdAt":"' . $created . '",' : '')
-           . '"data":{' . (defined $user ? '"userId":"' . $user . '"' : '')
-           . '}}';
-}
-
-# a Unix time as RFC 3339 with the given offset ("Z" by default, or
-# "+HH:MM" / "-HH:MM": the local time at that offset)
-sub rfc3339 {
-    my ($t, $offset) = @_;
-    $offset = 'Z' unless defined $offset;
-    my $shift = 0;
-    if ($offset =~ /^([-+])(\d\d):(\d\d)$/) {
-        $shift = ($1 eq '-' ? -1 : 1) * ($2 * 3600 + $3 * 60);
-    } elsif ($offset ne 'Z') {
-        die "bad offset $offset";
-    }
-    return strftime('%Y-%m-%dT%H:%M:%S', gmtime($t + $shift)) . $offset;
-}
 
 1;

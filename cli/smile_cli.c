@@ -1,0 +1,479 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * smile-webhook: the command table, dispatch, help and error reporting.
+ * Each command is a handler in smile_cli_commands[]; a new one (the
+ * "spool" commands, once the spool exists) is one more entry there.
+ */
+
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/opensslv.h>
+#include <yajl/yajl_version.h>
+#include <curl/curl.h>
+
+#include "smile_cli.h"
+
+
+#ifndef SMILE_CLI_VERSION
+#define SMILE_CLI_VERSION  "unknown"
+#endif
+
+
+static int smile_cli_help_cmd(const smile_cli_command_t *cmd, int argc,
+    char **argv);
+static const smile_cli_command_t *smile_cli_find(const char *name);
+static int smile_cli_options(const smile_cli_command_t *cmd, int argc,
+    char **argv);
+static void smile_cli_help_all(void);
+
+
+static const char  smile_cli_intro[] =
+"Usage: " SMILE_CLI_NAME " COMMAND [OPTION]... [ARGUMENT]...\n"
+"\n"
+"Signs, verifies and sends Smile webhooks with the signature, HMAC and\n"
+"event parser code of ngx_http_smile_webhook_module, so that \"verify\"\n"
+"gives the module's verdict on a body.\n"
+"\n"
+"Commands:\n";
+
+
+static const char  smile_cli_common[] =
+"Secret (sign, verify, send): --secret-file FILE, else the environment\n"
+"variable " SMILE_CLI_ENV_SECRET ", else a prompt on the terminal with\n"
+"echo off.  FILE is read as smile_webhook_secret_file reads it: one secret\n"
+"a line, empty lines and lines starting with \"#\" skipped, a final CR\n"
+"dropped, at most 64k.  The secret is never taken from the command line\n"
+"and never printed.\n"
+"\n"
+"Exit codes:\n"
+"  0  success: sign printed the signature; verify: ok; send: every\n"
+"     answer was 2xx; examples printed\n"
+"  1  verify: any result but ok; send: an answer was not 2xx\n"
+"  2  bad usage: unknown command or option, missing or extra argument,\n"
+"     invalid option value or URL\n"
+"  3  a file or standard input cannot be read or used\n"
+"  4  no usable secret: empty, none in the file, file larger than 64k,\n"
+"     or no terminal to prompt on\n"
+"  5  send: the endpoint cannot be reached (name, connection, timeout)\n"
+"  6  send: TLS failure (handshake, certificate verification)\n"
+"  7  any other failure (OpenSSL, memory, HTTP transfer)\n"
+"\n"
+"Options of every command: -h, --help.  Also: " SMILE_CLI_NAME
+" --version.\n"
+"The manual: man " SMILE_CLI_NAME ".\n";
+
+
+static const char  smile_cli_sign_help[] =
+"Prints the Smile-Signature of a body: the HMAC-SHA512 of its bytes keyed\n"
+"with the secret, as 128 lowercase hex digits and a newline.  The body is\n"
+"FILE, or standard input when FILE is absent or \"-\".  With several\n"
+"secrets in the secret file, the first one signs.\n"
+"\n"
+"Options:\n"
+"  --secret-file FILE      read the secret from FILE\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_verify_help[] =
+"Gives the module's verdict on a body (FILE, or standard input when FILE\n"
+"is absent or \"-\") received with a signature header.  The first line is\n"
+"the result, as $smile_webhook_result would hold it: ok,\n"
+"missing_signature, malformed_signature, bad_signature, malformed_event,\n"
+"stale or ignored.  Any other result is followed by \"reason: ...\" (the\n"
+"reason the module logs).  When a secret matched, the event fields the\n"
+"module would put in its variables follow, each when present: \"id:\",\n"
+"\"type:\", \"version:\", \"createdAt:\", \"userId:\", \"accountId:\" and\n"
+"\"key:\" (the secret that matched, as $smile_webhook_key: lineN for the\n"
+"Nth line of the secret file, secret1 otherwise).  Exits 0 only for ok.\n"
+"\n"
+"The checks run in the module's order: the header (missing_signature\n"
+"without --signature; malformed_signature unless exactly one --signature\n"
+"of 128 hex digits), the HMAC against every secret (bad_signature), the\n"
+"event (malformed_event), the type filter (--events: ignored), and the\n"
+"age of the signed createdAt (--max-age: stale, or malformed_event when\n"
+"createdAt is missing or not an RFC 3339 time).  The results that depend\n"
+"on the connection or on a dedupe zone (ip_denied, method_not_allowed,\n"
+"duplicate, in_flight) are not judged here.\n"
+"\n"
+"Options:\n"
+"  --signature HEX         the signature header's value; spaces around it\n"
+"                          are dropped, as nginx drops them; given twice,\n"
+"                          it is a repeated header\n"
+"  --secret-file FILE      read the secrets from FILE; each is tried\n"
+"  --events TYPE[,TYPE]... as smile_webhook_events: an event of another\n"
+"                          type is ignored (may be repeated)\n"
+"  --max-age TIME          as smile_webhook_max_age: a createdAt older than\n"
+"                          TIME is stale; TIME is seconds, or a number\n"
+"                          with a unit s, m, h, d or w (5m, 1h30m); off\n"
+"  --skew TIME             how far in the future createdAt may be, with\n"
+"                          --max-age (default 60s)\n"
+"  --now TIME              judge the age as of TIME (an RFC 3339 time, or\n"
+"                          @SECONDS since the epoch), not the clock's time\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_send_help[] =
+"Signs and POSTs events to URL (http or https), one request each, as Smile\n"
+"delivers them: the body, Content-Type: application/json and the\n"
+"signature header.  Prints one line per event: the HTTP status, the\n"
+"X-Smile-Webhook-Result response header (\"-\" when absent), the event\n"
+"type and id (\"-\" for a body that is no event), then a summary.  Exits 0\n"
+"only when every answer was 2xx.  Stops at the first request that gets no\n"
+"answer (exit 5, or 6 for TLS).\n"
+"\n"
+"The events: --all sends Smile's 25 documented example events, built into\n"
+"the command (see \"examples\"); --type those of the types given; FILE...\n"
+"the given files, byte for byte (\"-\" is standard input).\n"
+"\n"
+"Options:\n"
+"  --all                   send every example event\n"
+"  --type TYPE             send the example event of type TYPE (may be\n"
+"                          repeated; case does not matter)\n"
+"  --fresh                 give each event a new id and a createdAt of now\n"
+"                          (then sign it), so that smile_webhook_dedupe and\n"
+"                          smile_webhook_max_age do not refuse it\n"
+"  --secret-file FILE      read the secret from FILE (the first one signs)\n"
+"  --signature-header NAME the header that carries the signature (default\n"
+"                          " SMILE_CLI_DEFAULT_HEADER ", as\n"
+"                          smile_webhook_signature_header)\n"
+"  --timeout SECONDS       for each request (default 10)\n"
+"  --cacert FILE           trust the CA certificates in FILE (https)\n"
+"  --insecure              do not verify the server's certificate (https)\n"
+"  -h, --help              this help\n"
+"\n"
+"nginx tells the client the module's result only when configured to:\n"
+"    add_header X-Smile-Webhook-Result $smile_webhook_result always;\n"
+"The environment variables http_proxy, https_proxy and no_proxy apply.\n";
+
+
+static const char  smile_cli_examples_help[] =
+"Without TYPE, lists Smile's example events built into the command: type,\n"
+"id, size in bytes and the file of the module's t/events/ it comes from.\n"
+"With TYPE (case does not matter), prints that event's body byte for\n"
+"byte, so that\n"
+"    " SMILE_CLI_NAME " examples USER_CREATED | " SMILE_CLI_NAME " sign\n"
+"prints the signature that \"send --type USER_CREATED\" sends.\n"
+"\n"
+"Options:\n"
+"  --fresh                 print the body with a new id and a createdAt of\n"
+"                          now, as \"send --fresh\" sends it\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_help_help[] =
+"Prints the help of COMMAND, or of every command.\n";
+
+
+static const struct option  smile_cli_sign_options[] = {
+    { "secret-file", required_argument, NULL, SMILE_CLI_OPT_SECRET_FILE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_verify_options[] = {
+    { "signature", required_argument, NULL, SMILE_CLI_OPT_SIGNATURE },
+    { "secret-file", required_argument, NULL, SMILE_CLI_OPT_SECRET_FILE },
+    { "events", required_argument, NULL, SMILE_CLI_OPT_EVENTS },
+    { "max-age", required_argument, NULL, SMILE_CLI_OPT_MAX_AGE },
+    { "skew", required_argument, NULL, SMILE_CLI_OPT_SKEW },
+    { "now", required_argument, NULL, SMILE_CLI_OPT_NOW },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_send_options[] = {
+    { "all", no_argument, NULL, SMILE_CLI_OPT_ALL },
+    { "type", required_argument, NULL, SMILE_CLI_OPT_TYPE },
+    { "fresh", no_argument, NULL, SMILE_CLI_OPT_FRESH },
+    { "secret-file", required_argument, NULL, SMILE_CLI_OPT_SECRET_FILE },
+    { "signature-header", required_argument, NULL, SMILE_CLI_OPT_HEADER },
+    { "timeout", required_argument, NULL, SMILE_CLI_OPT_TIMEOUT },
+    { "cacert", required_argument, NULL, SMILE_CLI_OPT_CACERT },
+    { "insecure", no_argument, NULL, SMILE_CLI_OPT_INSECURE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_examples_options[] = {
+    { "fresh", no_argument, NULL, SMILE_CLI_OPT_FRESH },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_help_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+/*
+ * The commands.  The spool commands (list, show, requeue, purge) join
+ * this table as one "spool" entry with its own table of subcommands once
+ * the module has a spool; until then "spool" is an unknown command.
+ */
+
+const smile_cli_command_t  smile_cli_commands[] = {
+
+    { "sign", smile_cli_sign, smile_cli_sign_options,
+      "sign [--secret-file FILE] [FILE]",
+      smile_cli_sign_help },
+
+    { "verify", smile_cli_verify, smile_cli_verify_options,
+      "verify [--signature HEX] [--secret-file FILE] [--events TYPE,...]\n"
+      "       [--max-age TIME [--skew TIME]] [--now TIME] [FILE]",
+      smile_cli_verify_help },
+
+    { "send", smile_cli_send, smile_cli_send_options,
+      "send URL (--all | --type TYPE... | FILE...) [--fresh]\n"
+      "       [--secret-file FILE] [--signature-header NAME]\n"
+      "       [--timeout SECONDS] [--cacert FILE] [--insecure]",
+      smile_cli_send_help },
+
+    { "examples", smile_cli_examples_cmd, smile_cli_examples_options,
+      "examples [--fresh] [TYPE]",
+      smile_cli_examples_help },
+
+    { "help", smile_cli_help_cmd, smile_cli_help_options,
+      "help [COMMAND]",
+      smile_cli_help_help },
+
+    { NULL, NULL, NULL, NULL, NULL }
+};
+
+
+int
+main(int argc, char **argv)
+{
+    int                         rc;
+    const smile_cli_command_t  *cmd;
+
+    if (argc < 2) {
+        fprintf(stderr, SMILE_CLI_NAME ": no command\n"
+                "Usage: " SMILE_CLI_NAME " COMMAND [OPTION]... [ARGUMENT]...\n"
+                "Try \"" SMILE_CLI_NAME " --help\".\n");
+        return SMILE_CLI_USAGE;
+    }
+
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        smile_cli_help_all();
+        return SMILE_CLI_OK;
+    }
+
+    if (strcmp(argv[1], "--version") == 0) {
+        printf(SMILE_CLI_NAME " " SMILE_CLI_VERSION
+               " (yajl %d, %s, libcurl %s)\n",
+               YAJL_VERSION, OPENSSL_VERSION_TEXT, LIBCURL_VERSION);
+        return SMILE_CLI_OK;
+    }
+
+    cmd = smile_cli_find(argv[1]);
+
+    if (cmd == NULL) {
+        smile_cli_error("unknown command \"%s\"; try \"" SMILE_CLI_NAME
+                        " --help\"", argv[1]);
+        return SMILE_CLI_USAGE;
+    }
+
+    /* the handler sees its own name as argv[0], as getopt_long() wants */
+
+    rc = smile_cli_options(cmd, argc - 1, argv + 1);
+
+    if (rc == SMILE_CLI_OK) {
+        rc = cmd->handler(cmd, argc - 1, argv + 1);
+
+    } else if (rc == -1) {
+        rc = smile_cli_help(cmd);
+    }
+
+    smile_exit();
+
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        smile_cli_error("cannot write the output");
+        return SMILE_CLI_FAILURE;
+    }
+
+    return rc;
+}
+
+
+static const smile_cli_command_t *
+smile_cli_find(const char *name)
+{
+    const smile_cli_command_t  *cmd;
+
+    for (cmd = smile_cli_commands; cmd->name; cmd++) {
+        if (strcmp(cmd->name, name) == 0) {
+            return cmd;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+smile_cli_help_cmd(const smile_cli_command_t *cmd, int argc, char **argv)
+{
+    const smile_cli_command_t  *c;
+
+    if (argc > 2) {
+        return smile_cli_usage(cmd, "too many arguments");
+    }
+
+    if (argc == 2) {
+        c = smile_cli_find(argv[1]);
+        if (c == NULL) {
+            return smile_cli_usage(cmd, "unknown command \"%s\"", argv[1]);
+        }
+
+        return smile_cli_help(c);
+    }
+
+    smile_cli_help_all();
+
+    return SMILE_CLI_OK;
+}
+
+
+static void
+smile_cli_help_all(void)
+{
+    const smile_cli_command_t  *cmd;
+
+    fputs(smile_cli_intro, stdout);
+
+    for (cmd = smile_cli_commands; cmd->name; cmd++) {
+        printf("  " SMILE_CLI_NAME " %s\n", cmd->synopsis);
+    }
+
+    printf("\n%s", smile_cli_common);
+
+    for (cmd = smile_cli_commands; cmd->name; cmd++) {
+        printf("\n%s\n\nUsage: " SMILE_CLI_NAME " %s\n\n%s", cmd->name,
+               cmd->synopsis, cmd->help);
+    }
+}
+
+
+int
+smile_cli_help(const smile_cli_command_t *cmd)
+{
+    printf("Usage: " SMILE_CLI_NAME " %s\n\n%s", cmd->synopsis, cmd->help);
+
+    return SMILE_CLI_OK;
+}
+
+
+void
+smile_cli_error(const char *fmt, ...)
+{
+    va_list  args;
+
+    fflush(stdout);
+
+    fputs(SMILE_CLI_NAME ": ", stderr);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputc('\n', stderr);
+}
+
+
+/*
+ * getopt_long() takes "--secret" for "--secret-file", and shows what it
+ * does not know.  Options are checked here first: spelled out, known, with
+ * their values; an error names the option only, never a value.  Returns
+ * SMILE_CLI_OK, an exit code, or -1 when -h or --help was given.
+ */
+
+static int
+smile_cli_options(const smile_cli_command_t *cmd, int argc, char **argv)
+{
+    int                   i;
+    size_t                len;
+    const char           *a;
+    const struct option  *o;
+
+    for (i = 1; i < argc; i++) {
+        a = argv[i];
+
+        if (strcmp(a, "--") == 0) {
+            break;
+        }
+
+        if (a[0] != '-' || a[1] == '\0') {
+            continue;
+        }
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            return -1;
+        }
+
+        if (a[1] != '-') {
+            return smile_cli_usage(cmd, "unknown option \"-%c\"", a[1]);
+        }
+
+        len = strcspn(a + 2, "=");
+
+        for (o = cmd->options; o->name; o++) {
+            if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0) {
+                break;
+            }
+        }
+
+        if (o->name == NULL) {
+            return smile_cli_usage(cmd, "unknown option \"%.*s\"",
+                                   (int) (len + 2), a);
+        }
+
+        if (o->has_arg == no_argument && a[len + 2] == '=') {
+            return smile_cli_usage(cmd, "option \"--%s\" takes no value",
+                                   o->name);
+        }
+
+        if (o->has_arg == required_argument && a[len + 2] == '\0') {
+            if (++i == argc) {
+                return smile_cli_usage(cmd, "option \"--%s\" needs a value",
+                                       o->name);
+            }
+        }
+    }
+
+    opterr = 0;
+    optind = 1;
+
+    return SMILE_CLI_OK;
+}
+
+
+int
+smile_cli_usage(const smile_cli_command_t *cmd, const char *fmt, ...)
+{
+    va_list  args;
+
+    fflush(stdout);
+
+    fprintf(stderr, SMILE_CLI_NAME " %s: ", cmd->name);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fprintf(stderr, "\nUsage: " SMILE_CLI_NAME " %s\n"
+            "Try \"" SMILE_CLI_NAME " %s --help\".\n",
+            cmd->synopsis, cmd->name);
+
+    return SMILE_CLI_USAGE;
+}
