@@ -1537,10 +1537,11 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
 
     for ( /* void */ ; br; br &= br - 1) {
         i = (unsigned) __builtin_ctzll(br);
+
+        /* '{' 0x7b and '}' 0x7d have 0x20, '{' and '[' 0x02 */
         obj = (b[i] >> 5) & 1;
 
         if (b[i] & 2) {
-            /* '{' or '[' */
 
             if (depth == SMILE_MAX_DEPTH) {
                 lim = i;
