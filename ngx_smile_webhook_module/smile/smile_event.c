@@ -1219,7 +1219,8 @@ typedef struct {
 /*
  * What an instruction set gives the scanner: masks of the 64 bytes at p
  * that equal c, lie in lo..hi, equal c once ANDed with m, are below k
- * (unsigned) or from 0x80 up; and a prefix XOR.  The scanner is written
+ * (unsigned) or from 0x80 up; a prefix XOR; and whether the 64 bytes are
+ * all plain string bytes (printable ASCII but '"' and '\\').  The scanner is written
  * once over these; each set's functions are inlined into its own copy of
  * it (smile_scan_sse2() and so on), compiled for that set.
  */
@@ -1231,6 +1232,7 @@ typedef struct {
     uint64_t              (*below)(const unsigned char *p, int k);
     uint64_t              (*high)(const unsigned char *p);
     uint64_t              (*prefix_xor)(uint64_t x);
+    int                   (*plain)(const unsigned char *p);
 } smile_isa_t;
 
 
@@ -1690,9 +1692,7 @@ smile_scan(smile_event_t *ev, const unsigned char *p,
         if (*state == sw_string) {
             /* plain string bytes, 64 at a time */
 
-            while ((isa->eq(p, '"') | isa->eq(p, '\\') | isa->below(p, 0x20)
-                    | isa->high(p)) == 0)
-            {
+            while (isa->plain(p)) {
                 p += SMILE_BLOCK;
 
                 if (last - p < SMILE_BLOCK) {
@@ -1785,13 +1785,40 @@ smile_sse2_high(const unsigned char *p)
 }
 
 
+/* '"', '\\', below 0x20 or from 0x80 up (signed below 0x20) */
+#define smile_sse2_special(v)                                                \
+    _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),                     \
+                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),         \
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))))
+
+smile_inline int
+smile_sse2_plain(const unsigned char *p)
+{
+    __m128i  s;
+
+    s = _mm_or_si128(
+            _mm_or_si128(
+                smile_sse2_special(_mm_loadu_si128((const __m128i *) p)),
+                smile_sse2_special(_mm_loadu_si128((const __m128i *)
+                                                   (p + 16)))),
+            _mm_or_si128(
+                smile_sse2_special(_mm_loadu_si128((const __m128i *)
+                                                   (p + 32))),
+                smile_sse2_special(_mm_loadu_si128((const __m128i *)
+                                                   (p + 48)))));
+
+    return _mm_movemask_epi8(s) == 0;
+}
+
+
 static const smile_isa_t  smile_sse2 = {
     smile_sse2_eq,
     smile_sse2_in,
     smile_sse2_and_eq,
     smile_sse2_below,
     smile_sse2_high,
-    smile_prefix_xor
+    smile_prefix_xor,
+    smile_sse2_plain
 };
 
 
@@ -1871,13 +1898,30 @@ smile_clmul_prefix_xor(uint64_t x)
 }
 
 
+#define smile_avx2_special(v)                                                \
+    _mm256_or_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v),            \
+                    _mm256_or_si256(                                         \
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),         \
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))))
+
+SMILE_AVX2 smile_inline int
+smile_avx2_plain(const unsigned char *p)
+{
+    return _mm256_movemask_epi8(_mm256_or_si256(
+               smile_avx2_special(_mm256_loadu_si256((const __m256i *) p)),
+               smile_avx2_special(_mm256_loadu_si256((const __m256i *)
+                                                     (p + 32))))) == 0;
+}
+
+
 static const smile_isa_t  smile_avx2 = {
     smile_avx2_eq,
     smile_avx2_in,
     smile_avx2_and_eq,
     smile_avx2_below,
     smile_avx2_high,
-    smile_clmul_prefix_xor
+    smile_clmul_prefix_xor,
+    smile_avx2_plain
 };
 
 
@@ -1946,13 +1990,22 @@ smile_avx512_prefix_xor(uint64_t x)
 }
 
 
+SMILE_AVX512 smile_inline int
+smile_avx512_plain(const unsigned char *p)
+{
+    return (smile_avx512_eq(p, '"') | smile_avx512_eq(p, '\\')
+            | smile_avx512_below(p, 0x20) | smile_avx512_high(p)) == 0;
+}
+
+
 static const smile_isa_t  smile_avx512 = {
     smile_avx512_eq,
     smile_avx512_in,
     smile_avx512_and_eq,
     smile_avx512_below,
     smile_avx512_high,
-    smile_avx512_prefix_xor
+    smile_avx512_prefix_xor,
+    smile_avx512_plain
 };
 
 
