@@ -15,10 +15,10 @@
  * Each body goes to the reference whole, and to the parser at each block
  * scanner level the CPU has (none, SSE2, AVX2, AVX-512), whole, in random
  * pieces of 1-8 (1-64 above 8 KB), 1-100 and 1-5000 bytes with empty feeds
- * between them, and for small bodies byte by byte.  Every answer must be the reference's: rc,
- * the error text, id, type, createdAt, version, data.userId and
- * data.accountId (also when rc is -1: the fields kept before the error),
- * and the started and done flags.
+ * between them, and for small bodies byte by byte.  Every answer must be
+ * the reference's: rc, the error text, id, type, createdAt, version,
+ * data.userId and data.accountId (also when rc is -1: the fields kept
+ * before the error), and the started and done flags.
  */
 
 

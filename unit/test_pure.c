@@ -3714,8 +3714,8 @@ test_lifecycle(void)
  * 61-byte and 97-byte pieces at the widest; the answer (rc, error text,
  * fields) must be the byte machine's (SMILE_SIMD_NONE), whose verdict
  * must agree with the oracle (plain yajl and strict UTF-8): an accepted
- * body is valid, one refused as not JSON or not UTF-8 is not.  Then one body fed in pieces of
- * every size from 1 to 200 bytes.
+ * body is valid, one refused as not JSON or not UTF-8 is not.  Then one
+ * body fed in pieces of every size from 1 to 200 bytes.
  */
 
 static size_t

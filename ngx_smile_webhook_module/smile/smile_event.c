@@ -1220,9 +1220,10 @@ typedef struct {
  * What an instruction set gives the scanner: masks of the 64 bytes at p
  * that equal c, lie in lo..hi, equal c once ANDed with m, are below k
  * (unsigned) or from 0x80 up; a prefix XOR; and whether the 64 bytes are
- * all plain string bytes (printable ASCII but '"' and '\\').  The scanner is written
- * once over these; each set's functions are inlined into its own copy of
- * it (smile_scan_sse2() and so on), compiled for that set.
+ * all plain string bytes (printable ASCII but '"' and '\\').  The
+ * scanner is written once over these; each set's functions are inlined
+ * into its own copy of it (smile_scan_sse2() and so on), compiled for that
+ * set.
  */
 
 typedef struct {
