@@ -61,6 +61,9 @@ ngx_http_smile_webhook_result_t  ngx_http_smile_webhook_results[] = {
 
     ngx_http_smile_webhook_row("in_flight", REJECT, NGX_HTTP_CONFLICT,
         "event id is being delivered by another request", 1),
+
+    ngx_http_smile_webhook_row("spooled", ACK, NGX_HTTP_ACCEPTED,
+        "event id is spooled, to be delivered later", 1),
 };
 
 

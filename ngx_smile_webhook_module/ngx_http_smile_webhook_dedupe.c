@@ -26,6 +26,10 @@
 
 #define NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT   1
 #define NGX_HTTP_SMILE_DEDUPE_DELIVERED   2
+#define NGX_HTTP_SMILE_DEDUPE_SPOOLED     3
+
+/* the layout of the shared table; a zone of an older one is not reused */
+#define NGX_HTTP_SMILE_DEDUPE_MAGIC       0x534d494c45444432ULL
 
 /* expired entries dropped per lookup, evictions tried per new entry */
 #define NGX_HTTP_SMILE_DEDUPE_EXPIRE      16
@@ -40,9 +44,10 @@ typedef struct ngx_http_smile_webhook_dedupe_node_s
 struct ngx_http_smile_webhook_dedupe_node_s {
     ngx_http_smile_webhook_dedupe_node_t  *next;    /* in the bucket */
     ngx_queue_t                         queue;
-    time_t                              expire;     /* delivered; in
-                                                       flight: the owner's
-                                                       start time */
+    time_t                              expire;     /* delivered and
+                                                       spooled; in flight:
+                                                       the owner's start
+                                                       time */
     uint32_t                            hash;       /* crc32 of the id */
     ngx_pid_t                           pid;        /* in flight only */
     u_char                              state;
@@ -52,12 +57,15 @@ struct ngx_http_smile_webhook_dedupe_node_s {
 
 
 typedef struct {
+    uint64_t                            magic;
     ngx_http_smile_webhook_dedupe_node_t  **buckets;
     ngx_uint_t                          mask;       /* buckets - 1 */
     ngx_queue_t                         delivered;  /* newest first */
     ngx_queue_t                         in_flight;
+    ngx_queue_t                         spooled;    /* newest first */
     ngx_uint_t                          ndelivered;
     ngx_uint_t                          nin_flight;
+    ngx_uint_t                          nspooled;
     uint64_t                            evictions;
     uint64_t                            overflows;
 } ngx_http_smile_webhook_dedupe_sh_t;
@@ -87,6 +95,10 @@ static void ngx_http_smile_webhook_dedupe_unlink(
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, u_char *id, size_t len);
+static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_found(
+    ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn,
+    ngx_http_smile_webhook_ctx_t *ctx, time_t now, ngx_pid_t *dead);
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_insert(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, smile_field_t *id);
@@ -355,17 +367,23 @@ ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     dd = shm_zone->data;
 
-    if (odd) {
-        /* a reload: the table lives on, the new ttl applies from now */
-        dd->sh = odd->sh;
-        dd->shpool = odd->shpool;
-        return NGX_OK;
-    }
-
     dd->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (shm_zone->shm.exists) {
+    if (odd || shm_zone->shm.exists) {
+
+        /* a reload: the table lives on, the new ttl applies from now */
+
         dd->sh = dd->shpool->data;
+
+        if (dd->sh->magic != NGX_HTTP_SMILE_DEDUPE_MAGIC) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "smile_webhook_dedupe_zone \"%V\" was made by "
+                          "another version of the module: restart nginx, "
+                          "or give the zone another name or size",
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         return NGX_OK;
     }
 
@@ -395,9 +413,12 @@ ngx_http_smile_webhook_dedupe_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&dd->sh->delivered);
     ngx_queue_init(&dd->sh->in_flight);
+    ngx_queue_init(&dd->sh->spooled);
 
+    dd->sh->magic = NGX_HTTP_SMILE_DEDUPE_MAGIC;
     dd->sh->ndelivered = 0;
     dd->sh->nin_flight = 0;
+    dd->sh->nspooled = 0;
     dd->sh->evictions = 0;
     dd->sh->overflows = 0;
 
@@ -468,6 +489,7 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
     time_t                                 now, start;
     uint32_t                               hash;
     ngx_pid_t                              dead;
+    ngx_http_smile_webhook_result_e        result;
     smile_field_t                         *id;
     ngx_shm_zone_t                        *zone;
     ngx_pool_cleanup_t                    *cln;
@@ -510,26 +532,13 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
             return NGX_HTTP_SMILE_WEBHOOK_OK;
         }
 
-    } else if (dn->state == NGX_HTTP_SMILE_DEDUPE_DELIVERED) {
-
-        if (dn->expire > now) {
-            ngx_shmtx_unlock(&dd->shpool->mutex);
-            return NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
-        }
-
-        ngx_queue_remove(&dn->queue);
-        dd->sh->ndelivered--;
-
     } else {
+        result = ngx_http_smile_webhook_dedupe_found(dd, dn, ctx, now, &dead);
 
-        if (ngx_http_smile_webhook_dedupe_alive(dn->pid, dn->expire)) {
+        if (result != NGX_HTTP_SMILE_WEBHOOK_OK) {
             ngx_shmtx_unlock(&dd->shpool->mutex);
-            return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
+            return result;
         }
-
-        dead = dn->pid;
-        ngx_queue_remove(&dn->queue);
-        dd->sh->nin_flight--;
     }
 
     dn->state = NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT;
@@ -558,6 +567,57 @@ ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
 
     cln->handler = ngx_http_smile_webhook_dedupe_cleanup;
     cln->data = ctx;
+
+    return NGX_HTTP_SMILE_WEBHOOK_OK;
+}
+
+
+/*
+ * An entry of the id is there: the answer it gives (DUPLICATE, SPOOLED,
+ * IN_FLIGHT), or OK when this request takes the id, out of its queue:
+ * an expired entry, a spooled one for a replay, one whose owner died.
+ * Called with the zone locked.
+ */
+
+static ngx_http_smile_webhook_result_e
+ngx_http_smile_webhook_dedupe_found(ngx_http_smile_webhook_dedupe_t *dd,
+    ngx_http_smile_webhook_dedupe_node_t *dn,
+    ngx_http_smile_webhook_ctx_t *ctx, time_t now, ngx_pid_t *dead)
+{
+    switch (dn->state) {
+
+    case NGX_HTTP_SMILE_DEDUPE_DELIVERED:
+
+        if (dn->expire > now) {
+            return NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
+        }
+
+        dd->sh->ndelivered--;
+        break;
+
+    case NGX_HTTP_SMILE_DEDUPE_SPOOLED:
+
+        /* a replay takes its id; Smile's retry of it is answered 202 */
+
+        if (dn->expire > now && !ctx->attempt) {
+            return NGX_HTTP_SMILE_WEBHOOK_SPOOLED;
+        }
+
+        dd->sh->nspooled--;
+        break;
+
+    default: /* NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT */
+
+        if (ngx_http_smile_webhook_dedupe_alive(dn->pid, dn->expire)) {
+            return NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
+        }
+
+        *dead = dn->pid;
+        dd->sh->nin_flight--;
+        break;
+    }
+
+    ngx_queue_remove(&dn->queue);
 
     return NGX_HTTP_SMILE_WEBHOOK_OK;
 }
@@ -654,6 +714,18 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
             ngx_queue_insert_head(&dd->sh->delivered, &dn->queue);
             dd->sh->ndelivered++;
 
+        } else if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_SPOOLED
+                   || ctx->attempt)
+        {
+            /* in the spool: the replayer delivers it, nobody else */
+
+            dn->state = NGX_HTTP_SMILE_DEDUPE_SPOOLED;
+            dn->expire = ngx_time() + ctx->conf->spool->keep;
+            dn->pid = 0;
+
+            ngx_queue_insert_head(&dd->sh->spooled, &dn->queue);
+            dd->sh->nspooled++;
+
         } else {
             ngx_http_smile_webhook_dedupe_unlink(dd, dn);
             ngx_slab_free_locked(dd->shpool, dn);
@@ -664,7 +736,7 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "smile webhook: event id \"%s\" %s", id->data,
-                   delivered ? "delivered" : "released for a retry");
+                   delivered ? "delivered" : "released");
 }
 
 
@@ -713,27 +785,39 @@ ngx_http_smile_webhook_delivered(ngx_http_request_t *r)
 }
 
 
-/* drops delivered ids whose ttl has ended, oldest first, a few per call */
+/* drops ids whose ttl or keep has ended, oldest first, a few per call */
 
 static void
 ngx_http_smile_webhook_dedupe_expire(ngx_http_smile_webhook_dedupe_t *dd,
     time_t now)
 {
     ngx_uint_t                             n;
-    ngx_queue_t                           *q;
+    ngx_queue_t                           *q, *queue;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
+
+    queue = &dd->sh->delivered;
 
     for (n = 0; n < NGX_HTTP_SMILE_DEDUPE_EXPIRE; n++) {
 
-        if (ngx_queue_empty(&dd->sh->delivered)) {
-            return;
+        if (ngx_queue_empty(queue)) {
+            if (queue == &dd->sh->spooled) {
+                return;
+            }
+
+            queue = &dd->sh->spooled;
+            continue;
         }
 
-        q = ngx_queue_last(&dd->sh->delivered);
+        q = ngx_queue_last(queue);
         dn = ngx_queue_data(q, ngx_http_smile_webhook_dedupe_node_t, queue);
 
         if (dn->expire > now) {
-            return;
+            if (queue == &dd->sh->spooled) {
+                return;
+            }
+
+            queue = &dd->sh->spooled;
+            continue;
         }
 
         ngx_http_smile_webhook_dedupe_delete(dd, dn);
@@ -746,7 +830,13 @@ ngx_http_smile_webhook_dedupe_delete(ngx_http_smile_webhook_dedupe_t *dd,
     ngx_http_smile_webhook_dedupe_node_t *dn)
 {
     ngx_queue_remove(&dn->queue);
-    dd->sh->ndelivered--;
+
+    if (dn->state == NGX_HTTP_SMILE_DEDUPE_SPOOLED) {
+        dd->sh->nspooled--;
+
+    } else {
+        dd->sh->ndelivered--;
+    }
 
     ngx_http_smile_webhook_dedupe_unlink(dd, dn);
     ngx_slab_free_locked(dd->shpool, dn);
@@ -876,6 +966,7 @@ ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
 
     st->delivered = dd->sh->ndelivered;
     st->in_flight = dd->sh->nin_flight;
+    st->spooled = dd->sh->nspooled;
     st->evictions = dd->sh->evictions;
     st->overflows = dd->sh->overflows;
 

@@ -52,7 +52,8 @@ static ngx_int_t ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
 static ngx_int_t ngx_http_smile_webhook_allow_header(ngx_http_request_t *r);
 static void ngx_http_smile_webhook_log(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
-static ngx_int_t ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r);
+static ngx_int_t ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
 
 
 static ngx_int_t
@@ -98,6 +99,10 @@ ngx_http_smile_webhook_handler(ngx_http_request_t *r)
                    swlcf->enable, r == r->main ? "main" : "sub");
 
     ctx->conf = swlcf;
+
+    if (r == r->main && swlcf->spool) {
+        ctx->attempt = ngx_http_smile_webhook_replay_attempt(r, ctx);
+    }
 
     result = ngx_http_smile_webhook_precheck(r, ctx);
 
@@ -162,10 +167,9 @@ ngx_http_smile_webhook_again(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    if (ctx->status == NGX_HTTP_OK) {
+    if (ctx->status == NGX_HTTP_OK || ctx->status == NGX_HTTP_ACCEPTED) {
         /* acknowledged here, not forwarded */
-        ctx->status = NGX_DONE;
-        return ngx_http_smile_webhook_acknowledge(r);
+        return ngx_http_smile_webhook_acknowledge(r, ctx);
     }
 
     /* NGX_DONE while the body is read, the verdict afterwards */
@@ -255,9 +259,8 @@ ngx_http_smile_webhook_subrequest(ngx_http_request_t *r,
 
     ctx->status = ngx_http_smile_webhook_verdict(r, ctx, result);
 
-    if (ctx->status == NGX_HTTP_OK) {
-        ctx->status = NGX_DONE;
-        return ngx_http_smile_webhook_acknowledge(r);
+    if (ctx->status == NGX_HTTP_OK || ctx->status == NGX_HTTP_ACCEPTED) {
+        return ngx_http_smile_webhook_acknowledge(r, ctx);
     }
 
     return ctx->status;
@@ -274,7 +277,10 @@ ngx_http_smile_webhook_precheck(ngx_http_request_t *r,
 
     swlcf = ctx->conf;
 
+    /* a replay comes from this node's replayer, not from Smile's address */
+
     if (!swlcf->allow_all
+        && !ctx->attempt
         && ngx_cidr_match(r->connection->sockaddr, swlcf->allow) != NGX_OK)
     {
         return NGX_HTTP_SMILE_WEBHOOK_IP_DENIED;
@@ -466,7 +472,9 @@ ngx_http_smile_webhook_policy(ngx_http_request_t *r,
         return NGX_HTTP_SMILE_WEBHOOK_IGNORED;
     }
 
-    if (swlcf->max_age) {
+    /* a replay may come days after createdAt: it was checked on arrival */
+
+    if (swlcf->max_age && !ctx->attempt) {
         result = ngx_http_smile_webhook_age(ctx);
 
         if (result != NGX_HTTP_SMILE_WEBHOOK_OK) {
@@ -555,7 +563,10 @@ ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
     ctx->result = result;
     row = &ngx_http_smile_webhook_results[result];
 
-    ngx_http_smile_webhook_count(r, ctx);
+    if (!ctx->attempt) {
+        /* a replay is counted by the replayer, not as a request */
+        ngx_http_smile_webhook_count(r, ctx);
+    }
 
     if (row->action != NGX_HTTP_SMILE_WEBHOOK_FORWARD) {
         ngx_http_smile_webhook_log(r, ctx);
@@ -652,14 +663,17 @@ ngx_http_smile_webhook_log(ngx_http_request_t *r,
 }
 
 
-/* 200 with an empty body, for an event that is not forwarded */
+/* 200 (or 202, spooled) with no body, for an event not forwarded */
 
 static ngx_int_t
-ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r)
+ngx_http_smile_webhook_acknowledge(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
 {
     ngx_int_t  rc;
 
-    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.status = ctx->status;
+    ctx->status = NGX_DONE;
+
     r->headers_out.content_length_n = 0;
 
     rc = ngx_http_send_header(r);

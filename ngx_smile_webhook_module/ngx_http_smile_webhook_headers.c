@@ -40,6 +40,8 @@ static u_char  ngx_http_smile_webhook_lc_created_at[] =
     "x-smile-event-created-at";
 static u_char  ngx_http_smile_webhook_lc_user_id[] = "x-smile-user-id";
 static u_char  ngx_http_smile_webhook_lc_result[] = "x-smile-webhook-result";
+static u_char  ngx_http_smile_webhook_lc_attempt[] =
+    "x-smile-delivery-attempt";
 
 static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_id =
     { ngx_string("X-Smile-Event-Id"), ngx_http_smile_webhook_lc_id, 0 };
@@ -53,12 +55,16 @@ static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_user_id =
 static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_result =
     { ngx_string("X-Smile-Webhook-Result"),
       ngx_http_smile_webhook_lc_result, 0 };
+static ngx_http_smile_webhook_header_t  ngx_http_smile_webhook_h_attempt =
+    { ngx_string("X-Smile-Delivery-Attempt"),
+      ngx_http_smile_webhook_lc_attempt, 0 };
 
 
 ngx_int_t
 ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
+    u_char         *p;
     ngx_int_t       rc;
     ngx_str_t      *result;
     smile_event_t  *ev;
@@ -105,6 +111,23 @@ ngx_http_smile_webhook_rewrite_headers(ngx_http_request_t *r,
             && ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_user_id,
                                           ev->user_id.data, ev->user_id.len)
                != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->attempt) {
+        /* a replay from the spool: the first replay is the 2nd attempt */
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_smile_webhook_add(r, &ngx_http_smile_webhook_h_attempt,
+                                       p, ngx_sprintf(p, "%ui", ctx->attempt)
+                                          - p)
+            != NGX_OK)
         {
             return NGX_ERROR;
         }

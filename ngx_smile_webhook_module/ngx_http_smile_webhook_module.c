@@ -133,6 +133,13 @@ static ngx_command_t  ngx_http_smile_webhook_commands[] = {
       0,
       NULL },
 
+    { ngx_string("smile_webhook_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_smile_webhook_spool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("smile_webhook_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_smile_webhook_status,
@@ -262,6 +269,7 @@ ngx_http_smile_webhook_create_loc_conf(ngx_conf_t *cf)
     conf->max_age = NGX_CONF_UNSET;
     conf->skew = NGX_CONF_UNSET;
     conf->dedupe = NGX_CONF_UNSET_PTR;
+    conf->spool = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -291,6 +299,10 @@ ngx_http_smile_webhook_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
     if (ngx_http_smile_webhook_merge_allow(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_smile_webhook_spool_merge(cf, prev, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -991,6 +1003,7 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
                                                ngx_http_smile_webhook_module);
 
     if (ngx_http_smile_webhook_dedupe_init(cf, swmcf) != NGX_OK
+        || ngx_http_smile_webhook_spool_init(cf, swmcf) != NGX_OK
         || ngx_http_smile_webhook_status_init(cf, swmcf) != NGX_OK)
     {
         return NGX_ERROR;

@@ -13,6 +13,9 @@
  *   _headers.c    X-Smile-* request headers removed and added
  *   _variables.c  the $smile_* variables
  *   _dedupe.c     event ids in flight and delivered, in shared memory
+ *   _spool.c      events the app failed to take, written to disk
+ *   _replay.c     spooled events delivered again, from nginx's cache
+ *                 manager process
  *   _status.c     shared counters and the Prometheus status location
  */
 
@@ -49,6 +52,7 @@ typedef enum {
     NGX_HTTP_SMILE_WEBHOOK_IGNORED,
     NGX_HTTP_SMILE_WEBHOOK_DUPLICATE,
     NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT,
+    NGX_HTTP_SMILE_WEBHOOK_SPOOLED,
     NGX_HTTP_SMILE_WEBHOOK_NRESULTS
 } ngx_http_smile_webhook_result_e;
 
@@ -72,6 +76,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                  delivered;
     ngx_uint_t                  in_flight;
+    ngx_uint_t                  spooled;
     uint64_t                    evictions;
     uint64_t                    overflows;
 } ngx_http_smile_webhook_dedupe_stats_t;
@@ -81,6 +86,47 @@ typedef struct {
     ngx_str_t                   name;
     smile_hmac_key_t            key;
 } ngx_http_smile_webhook_secret_t;
+
+
+/* what smile_webhook_spool and the status location read of a spool */
+typedef struct {
+    ngx_atomic_t                spooled;    /* events written */
+    ngx_atomic_t                full;       /* not written: max_size */
+    ngx_atomic_t                failed;     /* not written: an error */
+    ngx_atomic_t                delivered;  /* replays the app took */
+    ngx_atomic_t                retried;    /* replays it did not */
+    ngx_atomic_t                dead;       /* moved to dead/ */
+    ngx_atomic_t                events;     /* files in the spool */
+    ngx_atomic_t                bytes;
+    ngx_atomic_t                oldest;     /* received, of the oldest */
+} ngx_http_smile_webhook_spool_stats_t;
+
+
+/* the shared state of a spool directory */
+typedef struct {
+    ngx_http_smile_webhook_spool_stats_t  stats;
+    u_char                      token[32];  /* hex: proof of a replay */
+} ngx_http_smile_webhook_spool_sh_t;
+
+
+/* a spool directory, shared by the locations that name it */
+typedef struct {
+    ngx_str_t                   path;       /* NUL-terminated */
+    ngx_path_t                 *ngx_path;   /* nginx creates it */
+    ngx_str_t                   socket;     /* PATH/replay.sock, the same */
+    off_t                       max_size;   /* 0: no limit */
+    time_t                      retry;
+    time_t                      keep;
+    ngx_shm_zone_t             *zone;
+    ngx_http_smile_webhook_spool_sh_t  *sh;
+    ngx_array_t                *servers;    /* listening on the socket */
+    void                       *replayer;   /* in the cache manager */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+    u_char                     *file;
+    ngx_uint_t                  line;
+} ngx_http_smile_webhook_spool_t;
 
 
 typedef struct {
@@ -95,6 +141,7 @@ typedef struct {
     time_t                      max_age;    /* 0: off */
     time_t                      skew;
     ngx_shm_zone_t             *dedupe;     /* NULL: off */
+    ngx_http_smile_webhook_spool_t  *spool; /* NULL: off */
 
     u_char                     *enable_file;
     ngx_uint_t                  enable_line;
@@ -104,6 +151,7 @@ typedef struct {
 typedef struct {
     ngx_array_t                *dedupe_zones;   /* of ngx_shm_zone_t * */
     ngx_array_t                *dedupe_refs;    /* zones named in locations */
+    ngx_array_t                *spools;         /* of spool_t * */
     ngx_shm_zone_t             *status;
 } ngx_http_smile_webhook_main_conf_t;
 
@@ -126,10 +174,15 @@ typedef struct {
 
     u_char                              sig[SMILE_SIG_LEN];
 
+    ngx_uint_t                          attempt;    /* of a replay, or 0 */
+
     unsigned                            hashing:1;
     unsigned                            reading:1;  /* body being read */
     unsigned                            broken:1;   /* body read failed */
     unsigned                            failed:1;   /* OpenSSL failed */
+    unsigned                            spooling:1; /* being written */
+    unsigned                            swallow:1;  /* the app's answer */
+    unsigned                            answering:1;    /* our own */
 } ngx_http_smile_webhook_ctx_t;
 
 
@@ -176,6 +229,22 @@ void ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
 void ngx_http_smile_webhook_dedupe_stats(ngx_shm_zone_t *zone,
     ngx_http_smile_webhook_dedupe_stats_t *st);
 
+/* _spool.c */
+char *ngx_http_smile_webhook_spool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_smile_webhook_spool_init(ngx_conf_t *cf,
+    ngx_http_smile_webhook_main_conf_t *swmcf);
+ngx_int_t ngx_http_smile_webhook_spool_merge(ngx_conf_t *cf,
+    ngx_http_smile_webhook_loc_conf_t *prev,
+    ngx_http_smile_webhook_loc_conf_t *conf);
+ngx_uint_t ngx_http_smile_webhook_replay_attempt(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
+ngx_http_smile_webhook_spool_stats_t *ngx_http_smile_webhook_spool_stats(
+    ngx_http_smile_webhook_spool_t *spool, ngx_str_t *path);
+
+/* _replay.c */
+ngx_msec_t ngx_http_smile_webhook_replay_manager(void *data);
+
 /* _status.c */
 ngx_int_t ngx_http_smile_webhook_status_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf);
@@ -183,6 +252,8 @@ char *ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 void ngx_http_smile_webhook_count(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
+void ngx_http_smile_webhook_recount(ngx_http_request_t *r,
+    ngx_http_smile_webhook_result_e from, ngx_http_smile_webhook_result_e to);
 
 
 #endif /* _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_ */

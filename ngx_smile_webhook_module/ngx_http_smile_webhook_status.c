@@ -41,17 +41,23 @@ static ngx_int_t ngx_http_smile_webhook_status_init_zone(
 static void ngx_http_smile_webhook_count_type(
     ngx_http_smile_webhook_counters_t *c, u_char *name, size_t len);
 static ngx_int_t ngx_http_smile_webhook_status_handler(ngx_http_request_t *r);
-static size_t ngx_http_smile_webhook_status_size(ngx_shm_zone_t **zones,
-    ngx_uint_t n);
+static size_t ngx_http_smile_webhook_status_size(
+    ngx_http_smile_webhook_main_conf_t *swmcf);
+static u_char *ngx_http_smile_webhook_status_spools(u_char *p,
+    ngx_array_t *spools);
 static u_char *ngx_http_smile_webhook_status_types(u_char *p, u_char *last,
     ngx_http_smile_webhook_counters_t *c);
 static u_char *ngx_http_smile_webhook_status_zones(ngx_http_request_t *r,
     u_char *p, ngx_shm_zone_t **zones, ngx_uint_t n);
 
 
-/* a name no smile_webhook_dedupe_zone can take: those stop at a ':' */
+/*
+ * A name no smile_webhook_dedupe_zone can take: those stop at a ':'.  The
+ * number is the layout's: a reload into a module with another one starts
+ * new counters rather than reading the old ones wrongly.
+ */
 static ngx_str_t  ngx_http_smile_webhook_status_zone =
-    ngx_string("smile_webhook:counters");
+    ngx_string("smile_webhook:counters:2");
 
 
 ngx_int_t
@@ -101,6 +107,28 @@ ngx_http_smile_webhook_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shpool->data = shm_zone->data;
 
     return NGX_OK;
+}
+
+
+/* a request's result changed after it was counted (ok, then spooled) */
+
+void
+ngx_http_smile_webhook_recount(ngx_http_request_t *r,
+    ngx_http_smile_webhook_result_e from, ngx_http_smile_webhook_result_e to)
+{
+    ngx_http_smile_webhook_counters_t   *c;
+    ngx_http_smile_webhook_main_conf_t  *swmcf;
+
+    swmcf = ngx_http_get_module_main_conf(r, ngx_http_smile_webhook_module);
+
+    c = swmcf->status->data;
+
+    if (c == NULL) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&c->requests[from], -1);
+    (void) ngx_atomic_fetch_add(&c->requests[to], 1);
 }
 
 
@@ -227,6 +255,59 @@ ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     "dedupe because no room could be made in the zone.\n"                    \
     "# TYPE smile_webhook_dedupe_overflows_total counter\n"
 
+/* the spool metrics: one family after the other, a line per spool */
+
+typedef struct {
+    const char                 *head;       /* HELP and TYPE */
+    const char                 *name;
+    const char                 *label;      /* more labels, or "" */
+    size_t                      offset;     /* in spool_stats_t; -1: age */
+} ngx_http_smile_webhook_spool_metric_t;
+
+
+#define NGX_HTTP_SMILE_STATUS_AGE  ((size_t) -1)
+
+#define ngx_http_smile_webhook_metric(name, label, field, help, type)       \
+    { "# HELP " name " " help "\n# TYPE " name " " type "\n",               \
+      name, label,                                                           \
+      offsetof(ngx_http_smile_webhook_spool_stats_t, field) }
+
+static ngx_http_smile_webhook_spool_metric_t
+    ngx_http_smile_webhook_spool_metrics[] =
+{
+    ngx_http_smile_webhook_metric("smile_webhook_spool_events_total", "",
+        spooled, "Events written to a spool because the app failed.",
+        "counter"),
+    ngx_http_smile_webhook_metric("smile_webhook_spool_failures_total",
+        ",reason=\"full\"", full, "Events the app failed that were not "
+        "spooled (the client got the app's failure), by reason.", "counter"),
+    { NULL, "smile_webhook_spool_failures_total", ",reason=\"error\"",
+      offsetof(ngx_http_smile_webhook_spool_stats_t, failed) },
+    ngx_http_smile_webhook_metric("smile_webhook_spool_replays_total",
+        ",outcome=\"delivered\"", delivered,
+        "Replays of spooled events, by outcome.", "counter"),
+    { NULL, "smile_webhook_spool_replays_total", ",outcome=\"failed\"",
+      offsetof(ngx_http_smile_webhook_spool_stats_t, retried) },
+    ngx_http_smile_webhook_metric("smile_webhook_spool_dead_total", "", dead,
+        "Events moved to dead/ after keep.", "counter"),
+    ngx_http_smile_webhook_metric("smile_webhook_spool_depth_events", "",
+        events, "Events in the spool.", "gauge"),
+    ngx_http_smile_webhook_metric("smile_webhook_spool_depth_bytes", "",
+        bytes, "Bytes in the spool.", "gauge"),
+    { "# HELP smile_webhook_spool_oldest_age_seconds Age of the oldest "
+      "spooled event, 0 when there is none.\n"
+      "# TYPE smile_webhook_spool_oldest_age_seconds gauge\n",
+      "smile_webhook_spool_oldest_age_seconds", "",
+      NGX_HTTP_SMILE_STATUS_AGE },
+    { NULL, NULL, NULL, 0 }
+};
+
+/* the longest line of a spool, its path aside; and the HELP lines */
+#define NGX_HTTP_SMILE_STATUS_SPOOL_LINE                                     \
+    (sizeof("smile_webhook_spool_oldest_age_seconds{spool=\"\","             \
+            "outcome=\"delivered\"} \n") + NGX_ATOMIC_T_LEN)
+#define NGX_HTTP_SMILE_STATUS_SPOOL_HELP  2048
+
 
 static ngx_int_t
 ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
@@ -262,7 +343,7 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
     nzones = swmcf->dedupe_zones ? swmcf->dedupe_zones->nelts : 0;
     zones = swmcf->dedupe_zones ? swmcf->dedupe_zones->elts : NULL;
 
-    size = ngx_http_smile_webhook_status_size(zones, nzones);
+    size = ngx_http_smile_webhook_status_size(swmcf);
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -300,6 +381,11 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
         }
     }
 
+    if (swmcf->spools) {
+        b->last = ngx_http_smile_webhook_status_spools(b->last,
+                                                       swmcf->spools);
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type,
@@ -325,10 +411,12 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
 /* the longest text the status location can write */
 
 static size_t
-ngx_http_smile_webhook_status_size(ngx_shm_zone_t **zones, ngx_uint_t n)
+ngx_http_smile_webhook_status_size(ngx_http_smile_webhook_main_conf_t *swmcf)
 {
-    size_t      size;
-    ngx_uint_t  i;
+    size_t                            size;
+    ngx_uint_t                        i, n;
+    ngx_shm_zone_t                  **zones;
+    ngx_http_smile_webhook_spool_t  **spools;
 
     size = sizeof(NGX_HTTP_SMILE_STATUS_REQUESTS)
            + NGX_HTTP_SMILE_WEBHOOK_NRESULTS
@@ -343,13 +431,72 @@ ngx_http_smile_webhook_status_size(ngx_shm_zone_t **zones, ngx_uint_t n)
            + sizeof(NGX_HTTP_SMILE_STATUS_EVICTIONS)
            + sizeof(NGX_HTTP_SMILE_STATUS_OVERFLOWS);
 
+    n = swmcf->dedupe_zones ? swmcf->dedupe_zones->nelts : 0;
+    zones = swmcf->dedupe_zones ? swmcf->dedupe_zones->elts : NULL;
+
     for (i = 0; i < n; i++) {
-        size += 4 * (sizeof("smile_webhook_dedupe_evictions_total"
+        size += 5 * (sizeof("smile_webhook_dedupe_evictions_total"
                             "{zone=\"\",state=\"in_flight\"} \n")
                      + 2 * zones[i]->shm.name.len + NGX_INT64_LEN);
     }
 
+    if (swmcf->spools == NULL) {
+        return size;
+    }
+
+    size += NGX_HTTP_SMILE_STATUS_SPOOL_HELP;
+    spools = swmcf->spools->elts;
+
+    for (i = 0; i < swmcf->spools->nelts; i++) {
+        size += 9 * (NGX_HTTP_SMILE_STATUS_SPOOL_LINE + spools[i]->path.len);
+    }
+
     return size;
+}
+
+
+/* the spools, one family after the other, each spool on a line */
+
+static u_char *
+ngx_http_smile_webhook_status_spools(u_char *p, ngx_array_t *spools)
+{
+    time_t                                  now;
+    ngx_str_t                               path;
+    ngx_uint_t                              i;
+    ngx_atomic_uint_t                       v;
+    ngx_http_smile_webhook_spool_t        **sp;
+    ngx_http_smile_webhook_spool_stats_t   *st;
+    ngx_http_smile_webhook_spool_metric_t  *m;
+
+    sp = spools->elts;
+    now = ngx_time();
+
+    for (m = ngx_http_smile_webhook_spool_metrics; m->name; m++) {
+
+        if (m->head) {
+            p = ngx_cpymem(p, m->head, ngx_strlen(m->head));
+        }
+
+        for (i = 0; i < spools->nelts; i++) {
+            st = ngx_http_smile_webhook_spool_stats(sp[i], &path);
+
+            if (st == NULL) {
+                continue;
+            }
+
+            if (m->offset == NGX_HTTP_SMILE_STATUS_AGE) {
+                v = st->oldest ? (ngx_atomic_uint_t) (now - st->oldest) : 0;
+
+            } else {
+                v = *(ngx_atomic_t *) ((u_char *) st + m->offset);
+            }
+
+            p = ngx_sprintf(p, "%s{spool=\"%V\"%s} %uA\n", m->name, &path,
+                            m->label, v);
+        }
+    }
+
+    return p;
 }
 
 
@@ -435,9 +582,12 @@ ngx_http_smile_webhook_status_zones(ngx_http_request_t *r, u_char *p,
         p = ngx_sprintf(p, "smile_webhook_dedupe_entries"
                            "{zone=\"%V\",state=\"delivered\"} %ui\n"
                            "smile_webhook_dedupe_entries"
-                           "{zone=\"%V\",state=\"in_flight\"} %ui\n",
+                           "{zone=\"%V\",state=\"in_flight\"} %ui\n"
+                           "smile_webhook_dedupe_entries"
+                           "{zone=\"%V\",state=\"spooled\"} %ui\n",
                         &zones[i]->shm.name, st[i].delivered,
-                        &zones[i]->shm.name, st[i].in_flight);
+                        &zones[i]->shm.name, st[i].in_flight,
+                        &zones[i]->shm.name, st[i].spooled);
     }
 
     p = ngx_cpymem(p, NGX_HTTP_SMILE_STATUS_EVICTIONS,

@@ -30,7 +30,7 @@ no_long_string();
 
 our @RESULTS = qw(ok ip_denied method_not_allowed missing_signature
                   malformed_signature bad_signature malformed_event stale
-                  ignored duplicate in_flight);
+                  ignored duplicate in_flight spooled);
 
 # TEST 1: every result line, with 0
 our $ZERO_RESULTS = join '', map { qq(smile_webhook_requests_total{result="$_"} 0\n) }
@@ -38,7 +38,8 @@ our $ZERO_RESULTS = join '', map { qq(smile_webhook_requests_total{result="$_"} 
 
 # the status text for these totals: result => n, types => [[type, n], ...]
 # (in the order the types were first seen), bytes => n, zones => [[name,
-# delivered, in_flight, evictions, overflows], ...]; # HELP lines left out
+# delivered, in_flight, evictions, overflows, spooled], ...]; # HELP lines
+# left out
 sub status_text {
     my (%t) = @_;
     my $out = "# TYPE smile_webhook_requests_total counter\n";
@@ -57,6 +58,7 @@ sub status_text {
         $out .= "# TYPE smile_webhook_dedupe_entries gauge\n";
         $out .= qq(smile_webhook_dedupe_entries{zone="$_->[0]",state="delivered"} $_->[1]\n)
                 . qq(smile_webhook_dedupe_entries{zone="$_->[0]",state="in_flight"} $_->[2]\n)
+                . qq(smile_webhook_dedupe_entries{zone="$_->[0]",state="spooled"} ) . ($_->[5] || 0) . "\n"
             for @zones;
         $out .= "# TYPE smile_webhook_dedupe_evictions_total counter\n";
         $out .= qq(smile_webhook_dedupe_evictions_total{zone="$_->[0]"} $_->[3]\n)

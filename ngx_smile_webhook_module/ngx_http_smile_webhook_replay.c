@@ -1,0 +1,910 @@
+
+/*
+ * Copyright (C) ngx_smile_webhook_module authors
+ *
+ * The replayer: delivers spooled events again until the app takes them.
+ *
+ * It is the manager of the spool directory's nginx path, so nginx runs it
+ * in its cache manager process: one process, restarted by the master when
+ * it dies and on every reload, apart from the workers (its file work does
+ * not stall a client).  A lock on PATH/.lock keeps it to one process at a
+ * time while an old cache manager is still exiting after a reload.
+ *
+ * Every second it scans the directory: counts the events and bytes for
+ * the status location, moves events older than "keep" to PATH/dead/, and
+ * starts the deliveries that are due.  A delivery is an HTTP/1.1 request
+ * to PATH/replay.sock, a listener of the server the event came to: the
+ * stored URI, Host, headers and body, plus X-Smile-Replay with this node's
+ * token and the attempt number.  There the module checks it again (the
+ * signature, dedupe; not the address or the replay window), adds
+ * X-Smile-Delivery-Attempt, and proxies it as configured.  A 2xx removes
+ * the file; anything else renames it with one more attempt and a new
+ * mtime, and it is due again after retry * 2^(attempts - 1), at most an
+ * hour (and never less than retry).
+ */
+
+
+#include "ngx_http_smile_webhook_module.h"
+
+#include <dirent.h>
+#include <sys/file.h>
+
+
+#define NGX_HTTP_SMILE_REPLAY_SLOTS     8
+#define NGX_HTTP_SMILE_REPLAY_DUE       1024
+#define NGX_HTTP_SMILE_REPLAY_TIMEOUT   120000
+#define NGX_HTTP_SMILE_REPLAY_SCAN      1000
+#define NGX_HTTP_SMILE_REPLAY_BACKOFF   3600
+#define NGX_HTTP_SMILE_REPLAY_TEMP_AGE  3600
+#define NGX_HTTP_SMILE_REPLAY_NAME      256
+
+
+typedef struct ngx_http_smile_webhook_replayer_s
+    ngx_http_smile_webhook_replayer_t;
+
+
+/* one delivery in progress */
+typedef struct {
+    ngx_http_smile_webhook_replayer_t  *rp;
+    ngx_pool_t                         *pool;
+    ngx_peer_connection_t               peer;
+    ngx_buf_t                          *out;
+    u_char                              in[16];     /* "HTTP/1.1 200" */
+    size_t                              nin;
+    ngx_uint_t                          attempts;   /* made before this */
+    time_t                              received;
+    off_t                               size;
+    u_char                              id[SMILE_ID_MAX + 1];
+    u_char                              name[NGX_HTTP_SMILE_REPLAY_NAME];
+    unsigned                            busy:1;
+} ngx_http_smile_webhook_replay_t;
+
+
+/* the replayer's own state, in the cache manager process */
+struct ngx_http_smile_webhook_replayer_s {
+    ngx_http_smile_webhook_spool_t     *spool;
+    ngx_fd_t                            lock;
+    ngx_uint_t                          ndue;
+    ngx_uint_t                          next;
+    u_char                             *due;        /* names, fixed size */
+    ngx_http_smile_webhook_replay_t     slots[NGX_HTTP_SMILE_REPLAY_SLOTS];
+};
+
+
+/* a name of the spool: ev-RECEIVED-ATTEMPTS-ID */
+typedef struct {
+    time_t                              received;
+    ngx_uint_t                          attempts;
+    u_char                             *id;
+} ngx_http_smile_webhook_entry_t;
+
+
+static ngx_http_smile_webhook_replayer_t *ngx_http_smile_webhook_replayer(
+    ngx_http_smile_webhook_spool_t *spool);
+static void ngx_http_smile_webhook_replay_scan(
+    ngx_http_smile_webhook_replayer_t *rp);
+static ngx_int_t ngx_http_smile_webhook_replay_entry(u_char *name,
+    ngx_http_smile_webhook_entry_t *e);
+static ngx_int_t ngx_http_smile_webhook_replay_busy(
+    ngx_http_smile_webhook_replayer_t *rp, u_char *name);
+static void ngx_http_smile_webhook_replay_dead(
+    ngx_http_smile_webhook_replayer_t *rp, int dir, u_char *name,
+    ngx_http_smile_webhook_entry_t *e);
+static void ngx_http_smile_webhook_replay_next(
+    ngx_http_smile_webhook_replayer_t *rp);
+static ngx_int_t ngx_http_smile_webhook_replay_start(
+    ngx_http_smile_webhook_replay_t *rs, u_char *name);
+static ngx_int_t ngx_http_smile_webhook_replay_load(
+    ngx_http_smile_webhook_replay_t *rs, ngx_str_t *file);
+static ngx_int_t ngx_http_smile_webhook_replay_request(
+    ngx_http_smile_webhook_replay_t *rs, ngx_str_t *file,
+    ngx_str_t *socket);
+static u_char *ngx_http_smile_webhook_replay_fields(ngx_str_t *file,
+    ngx_str_t *uri, ngx_str_t *host, ngx_str_t *socket, size_t *headers);
+static ngx_int_t ngx_http_smile_webhook_replay_connect(
+    ngx_http_smile_webhook_replay_t *rs, ngx_str_t *socket);
+static void ngx_http_smile_webhook_replay_send(ngx_event_t *wev);
+static void ngx_http_smile_webhook_replay_recv(ngx_event_t *rev);
+static void ngx_http_smile_webhook_replay_done(
+    ngx_http_smile_webhook_replay_t *rs, ngx_uint_t status);
+static time_t ngx_http_smile_webhook_replay_backoff(
+    ngx_http_smile_webhook_spool_t *spool, ngx_uint_t attempts);
+
+
+/*
+ * nginx calls this in the cache manager process; the answer is when to be
+ * called again, in milliseconds.
+ */
+
+ngx_msec_t
+ngx_http_smile_webhook_replay_manager(void *data)
+{
+    ngx_http_smile_webhook_spool_t *spool = data;
+
+    ngx_http_smile_webhook_replayer_t  *rp;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return NGX_HTTP_SMILE_REPLAY_SCAN;
+    }
+
+    rp = ngx_http_smile_webhook_replayer(spool);
+
+    if (rp == NULL) {
+        return NGX_HTTP_SMILE_REPLAY_SCAN;
+    }
+
+    ngx_http_smile_webhook_replay_scan(rp);
+    ngx_http_smile_webhook_replay_next(rp);
+
+    return NGX_HTTP_SMILE_REPLAY_SCAN;
+}
+
+
+/* this process's replayer of the spool, once it holds the lock */
+
+static ngx_http_smile_webhook_replayer_t *
+ngx_http_smile_webhook_replayer(ngx_http_smile_webhook_spool_t *spool)
+{
+    u_char                             *p;
+    ngx_fd_t                            fd;
+    ngx_http_smile_webhook_replayer_t  *rp;
+    u_char                              name[NGX_MAX_PATH];
+
+    rp = spool->replayer;
+
+    if (rp && rp->lock != NGX_INVALID_FILE) {
+        return rp;
+    }
+
+    p = ngx_snprintf(name, sizeof(name) - 1, "%V/.lock", &spool->path);
+    *p = '\0';
+
+    fd = ngx_open_file(name, NGX_FILE_RDWR, NGX_FILE_CREATE_OR_OPEN,
+                       NGX_FILE_OWNER_ACCESS);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      ngx_open_file_n " \"%s\" failed", name);
+        return NULL;
+    }
+
+    if (flock(fd, LOCK_EX|LOCK_NB) == -1) {
+        /* another replayer (the cache manager before a reload) */
+        (void) ngx_close_file(fd);
+        return NULL;
+    }
+
+    if (rp == NULL) {
+        rp = ngx_pcalloc(ngx_cycle->pool,
+                         sizeof(ngx_http_smile_webhook_replayer_t));
+        if (rp == NULL) {
+            (void) ngx_close_file(fd);
+            return NULL;
+        }
+
+        rp->due = ngx_palloc(ngx_cycle->pool, NGX_HTTP_SMILE_REPLAY_DUE
+                                              * NGX_HTTP_SMILE_REPLAY_NAME);
+        if (rp->due == NULL) {
+            (void) ngx_close_file(fd);
+            return NULL;
+        }
+
+        rp->spool = spool;
+        spool->replayer = rp;
+    }
+
+    rp->lock = fd;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "smile webhook: replaying the spool \"%V\"", &spool->path);
+
+    return rp;
+}
+
+
+/*
+ * One pass over the directory: the depth for the status location, the
+ * events past "keep" to dead/, records of a crashed write removed, and
+ * the list of what is due.
+ */
+
+static void
+ngx_http_smile_webhook_replay_scan(ngx_http_smile_webhook_replayer_t *rp)
+{
+    int                                   dir;
+    DIR                                  *d;
+    time_t                                now, oldest;
+    off_t                                 bytes;
+    ngx_uint_t                            events;
+    struct stat                           st;
+    struct dirent                        *de;
+    ngx_http_smile_webhook_entry_t        e;
+    ngx_http_smile_webhook_spool_t       *spool;
+    ngx_http_smile_webhook_spool_stats_t *stats;
+
+    spool = rp->spool;
+    stats = &spool->sh->stats;
+
+    d = opendir((char *) spool->path.data);
+    if (d == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "opendir() \"%V\" failed", &spool->path);
+        return;
+    }
+
+    dir = dirfd(d);
+    now = ngx_time();
+    oldest = 0;
+    bytes = 0;
+    events = 0;
+    rp->ndue = 0;
+    rp->next = 0;
+
+    while ((de = readdir(d)) != NULL) {
+
+        if (fstatat(dir, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
+            || !S_ISREG(st.st_mode))
+        {
+            continue;
+        }
+
+        if (ngx_strncmp(de->d_name, "tmp-", 4) == 0) {
+            if (st.st_mtime < now - NGX_HTTP_SMILE_REPLAY_TEMP_AGE) {
+                (void) unlinkat(dir, de->d_name, 0);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_smile_webhook_replay_entry((u_char *) de->d_name, &e)
+            != NGX_OK)
+        {
+            continue;
+        }
+
+        if (now - e.received >= spool->keep
+            && !ngx_http_smile_webhook_replay_busy(rp,
+                                                   (u_char *) de->d_name))
+        {
+            ngx_http_smile_webhook_replay_dead(rp, dir,
+                                               (u_char *) de->d_name, &e);
+            continue;
+        }
+
+        events++;
+        bytes += st.st_size;
+
+        if (oldest == 0 || e.received < oldest) {
+            oldest = e.received;
+        }
+
+        if (rp->ndue < NGX_HTTP_SMILE_REPLAY_DUE
+            && now >= st.st_mtime
+                      + ngx_http_smile_webhook_replay_backoff(spool,
+                                                              e.attempts)
+            && ngx_strlen(de->d_name) < NGX_HTTP_SMILE_REPLAY_NAME
+            && !ngx_http_smile_webhook_replay_busy(rp, (u_char *) de->d_name))
+        {
+            ngx_cpystrn(rp->due + rp->ndue * NGX_HTTP_SMILE_REPLAY_NAME,
+                        (u_char *) de->d_name, NGX_HTTP_SMILE_REPLAY_NAME);
+            rp->ndue++;
+        }
+    }
+
+    (void) closedir(d);
+
+    stats->events = events;
+    stats->bytes = bytes;
+    stats->oldest = oldest;
+}
+
+
+/* ev-RECEIVED-ATTEMPTS-ID */
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_entry(u_char *name,
+    ngx_http_smile_webhook_entry_t *e)
+{
+    u_char  *p;
+
+    if (ngx_strncmp(name, "ev-", 3) != 0) {
+        return NGX_DECLINED;
+    }
+
+    p = name + 3;
+
+    for (e->received = 0; *p >= '0' && *p <= '9'; p++) {
+        e->received = e->received * 10 + (*p - '0');
+    }
+
+    if (*p++ != '-') {
+        return NGX_DECLINED;
+    }
+
+    for (e->attempts = 0; *p >= '0' && *p <= '9'; p++) {
+        e->attempts = e->attempts * 10 + (*p - '0');
+    }
+
+    if (*p++ != '-' || e->attempts == 0
+        || !smile_is_id(p, ngx_strlen(p)))
+    {
+        return NGX_DECLINED;
+    }
+
+    e->id = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_busy(ngx_http_smile_webhook_replayer_t *rp,
+    u_char *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_SMILE_REPLAY_SLOTS; i++) {
+        if (rp->slots[i].busy
+            && ngx_strcmp(rp->slots[i].name, name) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an event past "keep": to PATH/dead/, logged once, never deleted */
+
+static void
+ngx_http_smile_webhook_replay_dead(ngx_http_smile_webhook_replayer_t *rp,
+    int dir, u_char *name, ngx_http_smile_webhook_entry_t *e)
+{
+    int                              dead;
+    ngx_http_smile_webhook_spool_t  *spool;
+
+    spool = rp->spool;
+
+    if (mkdirat(dir, "dead", 0700) == -1 && ngx_errno != NGX_EEXIST) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "mkdir() \"%V/dead\" failed", &spool->path);
+        return;
+    }
+
+    dead = openat(dir, "dead", O_RDONLY|O_DIRECTORY);
+
+    if (dead == -1
+        || renameat(dir, (char *) name, dead, (char *) name) == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "rename() \"%V/%s\" to \"%V/dead/%s\" failed",
+                      &spool->path, name, &spool->path, name);
+
+        if (dead != -1) {
+            (void) close(dead);
+        }
+
+        return;
+    }
+
+    (void) fsync(dead);
+    (void) close(dead);
+
+    (void) ngx_atomic_fetch_add(&spool->sh->stats.dead, 1);
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "smile webhook: event id \"%s\" was not delivered in "
+                  "%T s after %ui attempts; moved to \"%V/dead/%s\"",
+                  e->id, spool->keep, e->attempts, &spool->path, name);
+}
+
+
+/* deliveries for the free slots, from the list of what is due */
+
+static void
+ngx_http_smile_webhook_replay_next(ngx_http_smile_webhook_replayer_t *rp)
+{
+    u_char      *name;
+    ngx_uint_t   i;
+
+    for (i = 0; i < NGX_HTTP_SMILE_REPLAY_SLOTS; i++) {
+
+        if (rp->slots[i].busy) {
+            continue;
+        }
+
+        while (rp->next < rp->ndue) {
+            name = rp->due + rp->next++ * NGX_HTTP_SMILE_REPLAY_NAME;
+
+            if (ngx_http_smile_webhook_replay_busy(rp, name)) {
+                continue;
+            }
+
+            rp->slots[i].rp = rp;
+
+            if (ngx_http_smile_webhook_replay_start(&rp->slots[i], name)
+                == NGX_OK)
+            {
+                break;
+            }
+        }
+    }
+}
+
+
+/* the file read whole, the request built, the connection started */
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_start(ngx_http_smile_webhook_replay_t *rs,
+    u_char *name)
+{
+    ngx_str_t                        file, socket;
+    ngx_http_smile_webhook_entry_t   e;
+
+    if (ngx_http_smile_webhook_replay_entry(name, &e) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rs->pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (rs->pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs->busy = 1;
+    rs->nin = 0;
+    rs->attempts = e.attempts;
+    rs->received = e.received;
+    ngx_cpystrn(rs->name, name, NGX_HTTP_SMILE_REPLAY_NAME);
+    ngx_cpystrn(rs->id, e.id, sizeof(rs->id));
+
+    if (ngx_http_smile_webhook_replay_load(rs, &file) != NGX_OK
+        || ngx_http_smile_webhook_replay_request(rs, &file, &socket)
+           != NGX_OK)
+    {
+        /* not readable as a record: left for "keep" and dead/ */
+        ngx_destroy_pool(rs->pool);
+        rs->busy = 0;
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_smile_webhook_replay_connect(rs, &socket) != NGX_OK) {
+        ngx_http_smile_webhook_replay_done(rs, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_load(ngx_http_smile_webhook_replay_t *rs,
+    ngx_str_t *file)
+{
+    u_char           *p;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_t        f;
+    ngx_file_info_t   fi;
+    u_char            name[NGX_MAX_PATH];
+
+    p = ngx_snprintf(name, sizeof(name) - 1, "%V/%s",
+                     &rs->rp->spool->path, rs->name);
+    *p = '\0';
+
+    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        /* gone meanwhile */
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.fd = fd;
+    f.name.data = name;
+    f.name.len = p - name;
+    f.log = ngx_cycle->log;
+
+    n = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR) {
+        rs->size = ngx_file_size(&fi);
+
+        file->data = ngx_pnalloc(rs->pool, (size_t) rs->size);
+        if (file->data) {
+            n = ngx_read_file(&f, file->data, (size_t) rs->size, 0);
+        }
+    }
+
+    (void) ngx_close_file(fd);
+
+    if (n != (ssize_t) rs->size) {
+        return NGX_ERROR;
+    }
+
+    file->len = (size_t) rs->size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The record's lines into a request: the stored URI, Host and headers,
+ * X-Smile-Replay, and the body that follows the blank line.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_request(ngx_http_smile_webhook_replay_t *rs,
+    ngx_str_t *file, ngx_str_t *socket)
+{
+    u_char     *p, *last, *eol, *body;
+    size_t      len;
+    ngx_str_t   uri, host;
+    ngx_buf_t  *b;
+
+    last = file->data + file->len;
+
+    body = ngx_http_smile_webhook_replay_fields(file, &uri, &host, socket,
+                                                &len);
+
+    if (body == NULL || uri.len == 0 || socket->len == 0) {
+        return NGX_ERROR;
+    }
+
+    len += sizeof("POST  HTTP/1.1\r\nHost: \r\nConnection: close\r\n"
+                  "Content-Length: \r\nX-Smile-Replay:  \r\n\r\n")
+           + uri.len + (host.len ? host.len : sizeof("localhost"))
+           + NGX_OFF_T_LEN + sizeof(rs->rp->spool->sh->token)
+           + NGX_INT_T_LEN + (last - body);
+
+    b = ngx_create_temp_buf(rs->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "POST %V HTTP/1.1\r\nHost: ", &uri);
+
+    if (host.len) {
+        b->last = ngx_cpymem(b->last, host.data, host.len);
+
+    } else {
+        b->last = ngx_cpymem(b->last, "localhost", sizeof("localhost") - 1);
+    }
+
+    b->last = ngx_sprintf(b->last, "\r\nConnection: close\r\n"
+                          "Content-Length: %O\r\nX-Smile-Replay: %*s %ui\r\n",
+                          (off_t) (last - body),
+                          sizeof(rs->rp->spool->sh->token),
+                          rs->rp->spool->sh->token, rs->attempts + 1);
+
+    for (p = file->data + 14; p < body - 1; p = eol + 1) {
+        eol = ngx_strlchr(p, body, '\n');
+
+        if (eol - p > 8 && ngx_strncmp(p, "header: ", 8) == 0) {
+            b->last = ngx_cpymem(b->last, p + 8, eol - p - 8);
+            *b->last++ = CR;
+            *b->last++ = LF;
+        }
+    }
+
+    *b->last++ = CR;
+    *b->last++ = LF;
+    b->last = ngx_cpymem(b->last, body, last - body);
+
+    rs->out = b;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The record's fields a request needs, and the length of its "header: "
+ * lines as request headers; the body's start, or NULL if it is not one.
+ */
+
+static u_char *
+ngx_http_smile_webhook_replay_fields(ngx_str_t *file, ngx_str_t *uri,
+    ngx_str_t *host, ngx_str_t *socket, size_t *headers)
+{
+    u_char  *p, *last, *eol;
+    size_t   len;
+
+    p = file->data;
+    last = p + file->len;
+
+    if (file->len < 14 || ngx_strncmp(p, "SMILE-SPOOL 1\n", 14) != 0) {
+        return NULL;
+    }
+
+    ngx_str_null(uri);
+    ngx_str_null(host);
+    ngx_str_null(socket);
+
+    *headers = 0;
+
+    for (p += 14; p < last; p = eol + 1) {
+        eol = ngx_strlchr(p, last, '\n');
+        if (eol == NULL) {
+            return NULL;
+        }
+
+        if (eol == p) {
+            return eol + 1;
+        }
+
+        len = eol - p;
+
+        if (len > 5 && ngx_strncmp(p, "uri: ", 5) == 0) {
+            uri->data = p + 5;
+            uri->len = len - 5;
+
+        } else if (len > 6 && ngx_strncmp(p, "host: ", 6) == 0) {
+            host->data = p + 6;
+            host->len = len - 6;
+
+        } else if (len > 8 && ngx_strncmp(p, "socket: ", 8) == 0) {
+            socket->data = p + 8;
+            socket->len = len - 8;
+
+        } else if (len > 8 && ngx_strncmp(p, "header: ", 8) == 0) {
+            *headers += len - 8 + 2;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_connect(ngx_http_smile_webhook_replay_t *rs,
+    ngx_str_t *socket)
+{
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    struct sockaddr_un  *sun;
+
+    if (socket->len >= sizeof(sun->sun_path)) {
+        return NGX_ERROR;
+    }
+
+    sun = ngx_pcalloc(rs->pool, sizeof(struct sockaddr_un));
+    if (sun == NULL) {
+        return NGX_ERROR;
+    }
+
+    sun->sun_family = AF_UNIX;
+    ngx_memcpy(sun->sun_path, socket->data, socket->len);
+
+    ngx_memzero(&rs->peer, sizeof(ngx_peer_connection_t));
+
+    rs->peer.sockaddr = (struct sockaddr *) sun;
+    rs->peer.socklen = sizeof(struct sockaddr_un);
+    rs->peer.name = &rs->rp->spool->socket;
+    rs->peer.get = ngx_event_get_peer;
+    rs->peer.log = ngx_cycle->log;
+    rs->peer.log_error = NGX_ERROR_ERR;
+
+    rc = ngx_event_connect_peer(&rs->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        if (rs->peer.connection) {
+            ngx_close_connection(rs->peer.connection);
+            rs->peer.connection = NULL;
+        }
+
+        return NGX_ERROR;
+    }
+
+    c = rs->peer.connection;
+    c->data = rs;
+    c->pool = rs->pool;
+    c->log = ngx_cycle->log;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    c->write->handler = ngx_http_smile_webhook_replay_send;
+    c->read->handler = ngx_http_smile_webhook_replay_recv;
+
+    ngx_add_timer(c->read, NGX_HTTP_SMILE_REPLAY_TIMEOUT);
+
+    if (rc == NGX_OK) {
+        ngx_http_smile_webhook_replay_send(c->write);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_smile_webhook_replay_send(ngx_event_t *wev)
+{
+    ssize_t                           n;
+    ngx_buf_t                        *b;
+    ngx_connection_t                 *c;
+    ngx_http_smile_webhook_replay_t  *rs;
+
+    c = wev->data;
+    rs = c->data;
+    b = rs->out;
+
+    while (b->pos < b->last) {
+        n = c->send(c, b->pos, b->last - b->pos);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+                ngx_http_smile_webhook_replay_done(rs, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_smile_webhook_replay_done(rs, 0);
+            return;
+        }
+
+        b->pos += n;
+    }
+
+    wev->handler = ngx_http_smile_webhook_replay_recv;
+
+    if (c->read->ready) {
+        ngx_http_smile_webhook_replay_recv(c->read);
+    }
+}
+
+
+/* the status line, then the rest read and dropped until the server closes */
+
+static void
+ngx_http_smile_webhook_replay_recv(ngx_event_t *rev)
+{
+    ssize_t                           n;
+    ngx_int_t                         status;
+    ngx_connection_t                 *c;
+    ngx_http_smile_webhook_replay_t  *rs;
+    u_char                            buf[4096];
+
+    c = rev->data;
+    rs = c->data;
+
+    if (rev->timedout) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, NGX_ETIMEDOUT,
+                      "smile webhook: replay of event id \"%s\" timed out",
+                      rs->id);
+        ngx_http_smile_webhook_replay_done(rs, 0);
+        return;
+    }
+
+    if (rev != c->read) {
+        /* the write event, after the request was sent */
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                ngx_http_smile_webhook_replay_done(rs, 0);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            break;
+        }
+
+        if (rs->nin < sizeof(rs->in)) {
+            ngx_memcpy(rs->in + rs->nin, buf,
+                       ngx_min((size_t) n, sizeof(rs->in) - rs->nin));
+            rs->nin += ngx_min((size_t) n, sizeof(rs->in) - rs->nin);
+        }
+    }
+
+    /* "HTTP/1.1 200" */
+
+    status = 0;
+
+    if (rs->nin >= 12 && ngx_strncmp(rs->in, "HTTP/1.", 7) == 0) {
+        status = ngx_atoi(rs->in + 9, 3);
+
+        if (status == NGX_ERROR) {
+            status = 0;
+        }
+    }
+
+    ngx_http_smile_webhook_replay_done(rs, status);
+}
+
+
+/*
+ * A 2xx: the file goes.  Anything else (0: no answer at all): one more
+ * attempt in the name, a new mtime, and the back-off from there.
+ */
+
+static void
+ngx_http_smile_webhook_replay_done(ngx_http_smile_webhook_replay_t *rs,
+    ngx_uint_t status)
+{
+    u_char                               *p;
+    ngx_http_smile_webhook_spool_t       *spool;
+    ngx_http_smile_webhook_spool_stats_t *stats;
+    u_char                                from[NGX_MAX_PATH];
+    u_char                                to[NGX_MAX_PATH];
+
+    spool = rs->rp->spool;
+    stats = &spool->sh->stats;
+
+    if (rs->peer.connection) {
+        ngx_close_connection(rs->peer.connection);
+        rs->peer.connection = NULL;
+    }
+
+    p = ngx_snprintf(from, sizeof(from) - 1, "%V/%s", &spool->path,
+                     rs->name);
+    *p = '\0';
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+
+        if (ngx_delete_file(from) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          ngx_delete_file_n " \"%s\" failed", from);
+        }
+
+        (void) ngx_atomic_fetch_add(&stats->delivered, 1);
+        (void) ngx_atomic_fetch_add(&stats->bytes, -rs->size);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "smile webhook: event id \"%s\" delivered by replay, "
+                      "attempt %ui, answer %ui", rs->id, rs->attempts + 1,
+                      status);
+
+    } else {
+        p = ngx_snprintf(to, sizeof(to) - 1, "%V/ev-%T-%ui-%s", &spool->path,
+                         rs->received, rs->attempts + 1, rs->id);
+        *p = '\0';
+
+        if (ngx_rename_file(from, to) == NGX_FILE_ERROR
+            || utimes((char *) to, NULL) == -1)
+        {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          ngx_rename_file_n " \"%s\" to \"%s\" failed",
+                          from, to);
+        }
+
+        (void) ngx_atomic_fetch_add(&stats->retried, 1);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "smile webhook: replay of event id \"%s\" failed, "
+                      "attempt %ui, answer %ui; next in %T s", rs->id,
+                      rs->attempts + 1, status,
+                      ngx_http_smile_webhook_replay_backoff(spool,
+                                                        rs->attempts + 1));
+    }
+
+    ngx_destroy_pool(rs->pool);
+    rs->pool = NULL;
+    rs->busy = 0;
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_http_smile_webhook_replay_next(rs->rp);
+    }
+}
+
+
+/* retry * 2^(attempts - 1), at most an hour, never less than retry */
+
+static time_t
+ngx_http_smile_webhook_replay_backoff(ngx_http_smile_webhook_spool_t *spool,
+    ngx_uint_t attempts)
+{
+    time_t  t;
+
+    t = spool->retry;
+
+    while (--attempts && t < NGX_HTTP_SMILE_REPLAY_BACKOFF) {
+        t *= 2;
+    }
+
+    return ngx_max(ngx_min(t, NGX_HTTP_SMILE_REPLAY_BACKOFF), spool->retry);
+}
