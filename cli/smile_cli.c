@@ -3,8 +3,8 @@
  * Copyright (C) ngx_smile_webhook_module authors
  *
  * smile-webhook: the command table, dispatch, help and error reporting.
- * Each command is a handler in smile_cli_commands[]; a new one (the
- * "spool" commands, once the spool exists) is one more entry there.
+ * Each command is a handler in smile_cli_commands[]; "spool" is a command
+ * of commands, with its own table (smile_cli_spool_commands[]).
  */
 
 
@@ -27,7 +27,10 @@
 
 static int smile_cli_help_cmd(const smile_cli_command_t *cmd, int argc,
     char **argv);
-static const smile_cli_command_t *smile_cli_find(const char *name);
+static const smile_cli_command_t *smile_cli_find(
+    const smile_cli_command_t *table, const char *name);
+static int smile_cli_group(const smile_cli_command_t *group, int argc,
+    char **argv);
 static int smile_cli_options(const smile_cli_command_t *cmd, int argc,
     char **argv);
 static void smile_cli_help_all(void);
@@ -38,7 +41,8 @@ static const char  smile_cli_intro[] =
 "\n"
 "Signs, verifies and sends Smile webhooks with the signature, HMAC and\n"
 "event parser code of ngx_http_smile_webhook_module, so that \"verify\"\n"
-"gives the module's verdict on a body.\n"
+"gives the module's verdict on a body; lists, shows, requeues and purges\n"
+"the records of a smile_webhook_spool directory.\n"
 "\n"
 "Commands:\n";
 
@@ -53,11 +57,14 @@ static const char  smile_cli_common[] =
 "\n"
 "Exit codes:\n"
 "  0  success: sign printed the signature; verify: ok; send: every\n"
-"     answer was 2xx; examples printed\n"
-"  1  verify: any result but ok; send: an answer was not 2xx\n"
+"     answer was 2xx; examples printed; spool: done\n"
+"  1  verify: any result but ok; send: an answer was not 2xx; spool: no\n"
+"     record of that ID or FILE, a record gone meanwhile, a requeue\n"
+"     refused (the name is taken, PATH holds the id), purge not confirmed\n"
 "  2  bad usage: unknown command or option, missing or extra argument,\n"
-"     invalid option value or URL\n"
-"  3  a file or standard input cannot be read or used\n"
+"     invalid option value, URL, ID or FILE\n"
+"  3  a file or standard input cannot be read or used; spool: PATH or a\n"
+"     record cannot be read or changed, or a record is malformed\n"
 "  4  no usable secret: empty, none in the file, file larger than 64k,\n"
 "     or no terminal to prompt on\n"
 "  5  send: the endpoint cannot be reached (name, connection, timeout)\n"
@@ -166,8 +173,94 @@ static const char  smile_cli_examples_help[] =
 "  -h, --help              this help\n";
 
 
+static const char  smile_cli_spool_help[] =
+"The records of a smile_webhook_spool directory PATH, as the module\n"
+"writes them: PATH/ev-RECEIVED-ATTEMPTS-ID (RECEIVED: when nginx received\n"
+"the event, in seconds since the epoch; ATTEMPTS: the deliveries tried;\n"
+"ID: the event id), header lines, a blank line and the body.  PATH/dead/\n"
+"holds the events not delivered within \"keep\"; tmp-* files are writes\n"
+"in progress, or left by a crash.  A record is named by its event ID\n"
+"(every record of that id), its file name, or its path.  No command\n"
+"prints a body or the signature header's value unless asked to; a\n"
+"record holds no secret.  nginx's replayer may run meanwhile: a record\n"
+"is changed only by one atomic step (rename, mtime, unlink).\n";
+
+
+static const char  smile_cli_spool_list_help[] =
+"One line per record of PATH (with --dead, then of PATH/dead): the time\n"
+"in its name (RFC 3339, UTC: when nginx received the event, or when it\n"
+"was requeued from dead/), the attempts made, its age, its size in\n"
+"bytes, \"spool\" or \"dead\", the event id and type.  Then a summary:\n"
+"events, bytes and the oldest; dead events; tmp-* files (writes in\n"
+"progress, or left by a crash) and other files, ignored; whether a\n"
+"replayer holds PATH/.lock.  A malformed record is listed with type \"?\"\n"
+"and reported on standard error (exit 3).\n"
+"\n"
+"Options:\n"
+"  --dead                  list the records of PATH/dead too\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_spool_show_help[] =
+"Prints the header lines of the records named: file, state, received\n"
+"(and requeued, when the name's time differs), attempts, size, socket,\n"
+"host, uri, id, type, created-at, user-id, one \"header:\" line for each\n"
+"request header kept (the values of Accept, Accept-Encoding,\n"
+"Content-Encoding, Content-Type and User-Agent; the others' sizes) and\n"
+"length.  Bytes outside printable ASCII are shown as \\xNN.  A blank line\n"
+"separates records.\n"
+"\n"
+"Options:\n"
+"  --body                  print the body too, after a blank line, byte\n"
+"                          for byte\n"
+"  --signature             show the signature header's value\n"
+"  --headers               show the other headers' values\n"
+"  --signature-header NAME the signature header (default\n"
+"                          " SMILE_CLI_DEFAULT_HEADER ", as\n"
+"                          smile_webhook_signature_header); a header whose\n"
+"                          name contains \"signature\" is hidden too\n"
+"  --dead                  look in PATH/dead only\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_spool_requeue_help[] =
+"Makes records due now.  The replayer delivers a record of PATH when\n"
+"now >= mtime + retry * 2^(ATTEMPTS - 1) (at most an hour, never less\n"
+"than retry): requeue sets its mtime to 0 (1970), and the replayer takes\n"
+"it at its next scan, within a second.  A record of PATH/dead is moved\n"
+"back to PATH, renamed ev-NOW-ATTEMPTS-ID, with mtime 0: the replayer\n"
+"moves a record older than \"keep\" by the time in its name to dead/\n"
+"again, so that time restarts now (the record's \"received\" line keeps\n"
+"the original).  The move is one rename that never replaces a file; a\n"
+"dead record whose event id PATH holds already is not requeued (exit 1),\n"
+"nor is a malformed one (exit 3).\n"
+"\n"
+"Options:\n"
+"  --dead                  the records of PATH/dead: all of them, or\n"
+"                          those of the IDs given\n"
+"  --all-dead              every record of PATH/dead\n"
+"  --all                   every record, of PATH and of PATH/dead\n"
+"  -h, --help              this help\n";
+
+
+static const char  smile_cli_spool_purge_help[] =
+"Deletes records: prints them, asks on the terminal (y to delete), and\n"
+"prints each one deleted.  The records of PATH are events not delivered\n"
+"yet: a warning says they are lost.  A record being replayed at that\n"
+"moment may still reach the app.\n"
+"\n"
+"Options:\n"
+"  --dead                  the records of PATH/dead: all of them, or\n"
+"                          those of the IDs given\n"
+"  --all-dead              every record of PATH/dead\n"
+"  --all                   every record, of PATH and of PATH/dead\n"
+"  --yes                   do not ask\n"
+"  -h, --help              this help\n";
+
+
 static const char  smile_cli_help_help[] =
-"Prints the help of COMMAND, or of every command.\n";
+"Prints the help of COMMAND (of a spool command: help spool list), or of\n"
+"every command.\n";
 
 
 static const struct option  smile_cli_sign_options[] = {
@@ -210,44 +303,106 @@ static const struct option  smile_cli_examples_options[] = {
 };
 
 
+static const struct option  smile_cli_spool_list_options[] = {
+    { "dead", no_argument, NULL, SMILE_CLI_OPT_DEAD },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_spool_show_options[] = {
+    { "body", no_argument, NULL, SMILE_CLI_OPT_BODY },
+    { "signature", no_argument, NULL, SMILE_CLI_OPT_SIGNATURE },
+    { "headers", no_argument, NULL, SMILE_CLI_OPT_HEADERS },
+    { "signature-header", required_argument, NULL, SMILE_CLI_OPT_HEADER },
+    { "dead", no_argument, NULL, SMILE_CLI_OPT_DEAD },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_spool_requeue_options[] = {
+    { "dead", no_argument, NULL, SMILE_CLI_OPT_DEAD },
+    { "all-dead", no_argument, NULL, SMILE_CLI_OPT_ALL_DEAD },
+    { "all", no_argument, NULL, SMILE_CLI_OPT_ALL },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
+static const struct option  smile_cli_spool_purge_options[] = {
+    { "dead", no_argument, NULL, SMILE_CLI_OPT_DEAD },
+    { "all-dead", no_argument, NULL, SMILE_CLI_OPT_ALL_DEAD },
+    { "all", no_argument, NULL, SMILE_CLI_OPT_ALL },
+    { "yes", no_argument, NULL, SMILE_CLI_OPT_YES },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+
 static const struct option  smile_cli_help_options[] = {
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
 
 
-/*
- * The commands.  The spool commands (list, show, requeue, purge) join
- * this table as one "spool" entry with its own table of subcommands once
- * the module has a spool; until then "spool" is an unknown command.
- */
+static const smile_cli_command_t  smile_cli_spool_commands[] = {
+
+    { "spool list", smile_cli_spool_list, smile_cli_spool_list_options,
+      "spool list [--dead] PATH",
+      smile_cli_spool_list_help, NULL },
+
+    { "spool show", smile_cli_spool_show, smile_cli_spool_show_options,
+      "spool show [--body] [--signature] [--headers]\n"
+      "       [--signature-header NAME] [--dead] PATH (ID | FILE)...",
+      smile_cli_spool_show_help, NULL },
+
+    { "spool requeue", smile_cli_spool_requeue,
+      smile_cli_spool_requeue_options,
+      "spool requeue PATH ((ID | FILE)... | --dead | --all-dead | --all)",
+      smile_cli_spool_requeue_help, NULL },
+
+    { "spool purge", smile_cli_spool_purge, smile_cli_spool_purge_options,
+      "spool purge [--yes] PATH ((ID | FILE)... | --dead | --all-dead |\n"
+      "       --all)",
+      smile_cli_spool_purge_help, NULL },
+
+    { NULL, NULL, NULL, NULL, NULL, NULL }
+};
+
+
+/* the commands; "spool" has its own */
 
 const smile_cli_command_t  smile_cli_commands[] = {
 
     { "sign", smile_cli_sign, smile_cli_sign_options,
       "sign [--secret-file FILE] [FILE]",
-      smile_cli_sign_help },
+      smile_cli_sign_help, NULL },
 
     { "verify", smile_cli_verify, smile_cli_verify_options,
       "verify [--signature HEX] [--secret-file FILE] [--events TYPE,...]\n"
       "       [--max-age TIME [--skew TIME]] [--now TIME] [FILE]",
-      smile_cli_verify_help },
+      smile_cli_verify_help, NULL },
 
     { "send", smile_cli_send, smile_cli_send_options,
       "send URL (--all | --type TYPE... | FILE...) [--fresh]\n"
       "       [--secret-file FILE] [--signature-header NAME]\n"
       "       [--timeout SECONDS] [--cacert FILE] [--insecure]",
-      smile_cli_send_help },
+      smile_cli_send_help, NULL },
 
     { "examples", smile_cli_examples_cmd, smile_cli_examples_options,
       "examples [--fresh] [TYPE]",
-      smile_cli_examples_help },
+      smile_cli_examples_help, NULL },
+
+    { "spool", NULL, NULL,
+      "spool (list | show | requeue | purge) [OPTION]... PATH [ID | FILE]...",
+      smile_cli_spool_help, smile_cli_spool_commands },
 
     { "help", smile_cli_help_cmd, smile_cli_help_options,
-      "help [COMMAND]",
-      smile_cli_help_help },
+      "help [COMMAND [SUBCOMMAND]]",
+      smile_cli_help_help, NULL },
 
-    { NULL, NULL, NULL, NULL, NULL }
+    { NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 
@@ -276,12 +431,24 @@ main(int argc, char **argv)
         return SMILE_CLI_OK;
     }
 
-    cmd = smile_cli_find(argv[1]);
+    cmd = smile_cli_find(smile_cli_commands, argv[1]);
 
     if (cmd == NULL) {
         smile_cli_error("unknown command \"%s\"; try \"" SMILE_CLI_NAME
                         " --help\"", argv[1]);
         return SMILE_CLI_USAGE;
+    }
+
+    if (cmd->commands) {
+        rc = smile_cli_group(cmd, argc - 1, argv + 1);
+
+        if (rc != SMILE_CLI_OK) {
+            return rc == -1 ? SMILE_CLI_OK : rc;
+        }
+
+        cmd = smile_cli_find(cmd->commands, argv[2]);
+        argc--;
+        argv++;
     }
 
     /* the handler sees its own name as argv[0], as getopt_long() wants */
@@ -306,13 +473,19 @@ main(int argc, char **argv)
 }
 
 
+/* a command of the table by name; "list" finds "spool list" in its own */
+
 static const smile_cli_command_t *
-smile_cli_find(const char *name)
+smile_cli_find(const smile_cli_command_t *table, const char *name)
 {
+    const char                 *p;
     const smile_cli_command_t  *cmd;
 
-    for (cmd = smile_cli_commands; cmd->name; cmd++) {
-        if (strcmp(cmd->name, name) == 0) {
+    for (cmd = table; cmd->name; cmd++) {
+        p = strchr(cmd->name, ' ');
+        p = p ? p + 1 : cmd->name;
+
+        if (strcmp(p, name) == 0) {
             return cmd;
         }
     }
@@ -321,19 +494,52 @@ smile_cli_find(const char *name)
 }
 
 
+/*
+ * "spool" and what follows: SMILE_CLI_OK when argv[1] names one of its
+ * commands, -1 when its help was printed, or an exit code.
+ */
+
+static int
+smile_cli_group(const smile_cli_command_t *group, int argc, char **argv)
+{
+    if (argc < 2) {
+        return smile_cli_usage(group, "no command");
+    }
+
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        smile_cli_help(group);
+        return -1;
+    }
+
+    if (smile_cli_find(group->commands, argv[1]) == NULL) {
+        return smile_cli_usage(group, "unknown command \"%s\"", argv[1]);
+    }
+
+    return SMILE_CLI_OK;
+}
+
+
 static int
 smile_cli_help_cmd(const smile_cli_command_t *cmd, int argc, char **argv)
 {
     const smile_cli_command_t  *c;
 
-    if (argc > 2) {
+    if (argc > 3) {
         return smile_cli_usage(cmd, "too many arguments");
     }
 
-    if (argc == 2) {
-        c = smile_cli_find(argv[1]);
+    if (argc >= 2) {
+        c = smile_cli_find(smile_cli_commands, argv[1]);
         if (c == NULL) {
             return smile_cli_usage(cmd, "unknown command \"%s\"", argv[1]);
+        }
+
+        if (argc == 3) {
+            c = c->commands ? smile_cli_find(c->commands, argv[2]) : NULL;
+            if (c == NULL) {
+                return smile_cli_usage(cmd, "unknown command \"%s %s\"",
+                                       argv[1], argv[2]);
+            }
         }
 
         return smile_cli_help(c);
@@ -348,27 +554,43 @@ smile_cli_help_cmd(const smile_cli_command_t *cmd, int argc, char **argv)
 static void
 smile_cli_help_all(void)
 {
-    const smile_cli_command_t  *cmd;
+    const smile_cli_command_t  *cmd, *sub;
 
     fputs(smile_cli_intro, stdout);
 
     for (cmd = smile_cli_commands; cmd->name; cmd++) {
-        printf("  " SMILE_CLI_NAME " %s\n", cmd->synopsis);
+        if (cmd->commands == NULL) {
+            printf("  " SMILE_CLI_NAME " %s\n", cmd->synopsis);
+            continue;
+        }
+
+        for (sub = cmd->commands; sub->name; sub++) {
+            printf("  " SMILE_CLI_NAME " %s\n", sub->synopsis);
+        }
     }
 
     printf("\n%s", smile_cli_common);
 
     for (cmd = smile_cli_commands; cmd->name; cmd++) {
-        printf("\n%s\n\nUsage: " SMILE_CLI_NAME " %s\n\n%s", cmd->name,
-               cmd->synopsis, cmd->help);
+        printf("\n%s\n\n", cmd->name);
+        smile_cli_help(cmd);
     }
 }
 
 
+/* a command's usage and help; a group's, then each of its commands' */
+
 int
 smile_cli_help(const smile_cli_command_t *cmd)
 {
+    const smile_cli_command_t  *sub;
+
     printf("Usage: " SMILE_CLI_NAME " %s\n\n%s", cmd->synopsis, cmd->help);
+
+    for (sub = cmd->commands; sub && sub->name; sub++) {
+        printf("\n%s\n\nUsage: " SMILE_CLI_NAME " %s\n\n%s", sub->name,
+               sub->synopsis, sub->help);
+    }
 
     return SMILE_CLI_OK;
 }

@@ -579,6 +579,10 @@ ngx_http_smile_webhook_verdict(ngx_http_request_t *r,
     if (row->action == NGX_HTTP_SMILE_WEBHOOK_FORWARD
         || ctx->conf->enable == NGX_HTTP_SMILE_WEBHOOK_REPORT)
     {
+        if (ctx->attempt && result == NGX_HTTP_SMILE_WEBHOOK_OK) {
+            ngx_http_smile_webhook_replay_hold(r, ctx);
+        }
+
         return NGX_DECLINED;
     }
 

@@ -175,6 +175,7 @@ typedef struct {
     u_char                              sig[SMILE_SIG_LEN];
 
     ngx_uint_t                          attempt;    /* of a replay, or 0 */
+    ngx_http_handler_pt                 content;    /* a replay's own */
 
     unsigned                            hashing:1;
     unsigned                            reading:1;  /* body being read */
@@ -238,6 +239,8 @@ ngx_int_t ngx_http_smile_webhook_spool_merge(ngx_conf_t *cf,
     ngx_http_smile_webhook_loc_conf_t *prev,
     ngx_http_smile_webhook_loc_conf_t *conf);
 ngx_uint_t ngx_http_smile_webhook_replay_attempt(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx);
+void ngx_http_smile_webhook_replay_hold(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 ngx_http_smile_webhook_spool_stats_t *ngx_http_smile_webhook_spool_stats(
     ngx_http_smile_webhook_spool_t *spool, ngx_str_t *path);

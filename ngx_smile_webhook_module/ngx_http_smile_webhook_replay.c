@@ -846,7 +846,10 @@ ngx_http_smile_webhook_replay_done(ngx_http_smile_webhook_replay_t *rs,
 
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
 
-        if (ngx_delete_file(from) == NGX_FILE_ERROR) {
+        if (ngx_delete_file(from) == NGX_FILE_ERROR
+            && ngx_errno != NGX_ENOENT)
+        {
+            /* ENOENT: purged meanwhile (smile-webhook spool purge) */
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
                           ngx_delete_file_n " \"%s\" failed", from);
         }
@@ -864,12 +867,22 @@ ngx_http_smile_webhook_replay_done(ngx_http_smile_webhook_replay_t *rs,
                          rs->received, rs->attempts + 1, rs->id);
         *p = '\0';
 
-        if (ngx_rename_file(from, to) == NGX_FILE_ERROR
-            || utimes((char *) to, NULL) == -1)
-        {
+        if (ngx_rename_file(from, to) == NGX_FILE_ERROR) {
+
+            if (ngx_errno == NGX_ENOENT) {
+                ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                              "smile webhook: \"%s\" was removed during "
+                              "its replay", from);
+
+            } else {
+                ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                              ngx_rename_file_n " \"%s\" to \"%s\" failed",
+                              from, to);
+            }
+
+        } else if (utimes((char *) to, NULL) == -1) {
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                          ngx_rename_file_n " \"%s\" to \"%s\" failed",
-                          from, to);
+                          "utimes() \"%s\" failed", to);
         }
 
         (void) ngx_atomic_fetch_add(&stats->retried, 1);

@@ -79,6 +79,7 @@ static ngx_int_t ngx_http_smile_webhook_spool_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static ngx_int_t ngx_http_smile_webhook_spool_listen(ngx_conf_t *cf,
     ngx_http_smile_webhook_spool_t *spool);
+static ngx_int_t ngx_http_smile_webhook_replay_content(ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_spool_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_smile_webhook_spool_body_filter(
@@ -636,6 +637,49 @@ ngx_http_smile_webhook_replay_attempt(ngx_http_request_t *r,
     }
 
     return 0;
+}
+
+
+/*
+ * A replay that is forwarded runs to the app's answer even when the
+ * replayer goes away meanwhile (a reload, a crash of the cache manager):
+ * otherwise nginx would drop the upstream request as for a client that
+ * closed, the app might have taken the event without its 2xx being seen,
+ * and the next replay would bring it twice.  The location's content
+ * handler is wrapped so that, once it has started the upstream, the
+ * client connection is no longer watched (as proxy_ignore_client_abort
+ * does); the answer is then written to whatever is left of it.
+ */
+
+void
+ngx_http_smile_webhook_replay_hold(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    if (r->content_handler == NULL) {
+        return;
+    }
+
+    ctx->content = r->content_handler;
+    r->content_handler = ngx_http_smile_webhook_replay_content;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_content(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_smile_webhook_ctx_t  *ctx;
+
+    ctx = ngx_http_smile_webhook_get_ctx(r);
+
+    rc = ctx->content(r);
+
+    if (r->upstream && !r->upstream->store) {
+        r->read_event_handler = ngx_http_block_reading;
+        r->write_event_handler = ngx_http_request_empty_handler;
+    }
+
+    return rc;
 }
 
 

@@ -1296,7 +1296,7 @@ master's new worker gets another pid.
                     local p = io.popen(cmd)
                     ngx.sleep(0.05)
                     if (read("/proc/" .. pid .. "/cmdline") or "")
-                       :find("sleep", 1, true)
+                       :find("^sleep")
                     then
                         return p
                     end

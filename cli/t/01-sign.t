@@ -7,10 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use CliTest;
-use IO::Pty;
-use POSIX qw(WNOHANG);
 use Test::More;
-use Time::HiRes qw(sleep time);
 
 my $dir = tmpdir();
 my $HEX = qr/\A[0-9a-f]{128}\n\z/;
@@ -153,51 +150,8 @@ for my $e (events()) {
 # the prompt: on the terminal, echo off, the secret read from it
 sub prompt_sign {
     my ($typed, $body) = @_;
-    my $bodyf = write_file("$dir/prompt-body", $body);
-    my $outf = "$dir/prompt-out";
-    my $pty = IO::Pty->new;
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        $pty->make_slave_controlling_terminal;
-        close $pty;
-        open STDIN, '<', $bodyf or die;
-        open STDOUT, '>', $outf or die;
-        open STDERR, '>>', "$outf.err" or die;
-        exec $CliTest::BIN, 'sign';
-        die "exec: $!\n";
-    }
-    # the parent keeps the slave open: reading the master before the child
-    # opened it would fail with EIO
-    my $screen = '';
-    my $deadline = time + 20;
-    my $sent = 0;
-    while (time < $deadline) {
-        my $rin = '';
-        vec($rin, fileno($pty), 1) = 1;
-        if (select(my $rout = $rin, undef, undef, 0.1)) {
-            my $n = sysread($pty, my $buf, 4096);
-            $screen .= $buf if $n;
-        }
-        if (!$sent && $screen =~ /secret: \z/) {
-            syswrite($pty, "$typed\n");
-            $sent = 1;
-        }
-        last if waitpid($pid, WNOHANG) == $pid;
-    }
-    my $rc = $? >> 8;
-    if (kill 0, $pid) {
-        kill 'KILL', $pid;
-        waitpid($pid, 0);
-        $rc = -1;
-    }
-    while (select(my $rout = do { my $r = ''; vec($r, fileno($pty), 1) = 1;
-                                  $r }, undef, undef, 0.1)) {
-        sysread($pty, my $buf, 4096) or last;
-        $screen .= $buf;
-    }
-    $pty->close_slave;
-    return ($rc, read_file($outf), read_file("$outf.err") // '', $screen,
-            $sent);
+    return cli_pty({ stdin => $body, expect => qr/secret: \z/,
+                     type => $typed }, 'sign');
 }
 
 {

@@ -10,7 +10,8 @@ use CliTest;
 use Test::More;
 
 my $sf = secret_file();
-my @commands = qw(sign verify send examples help);
+my @commands = ('sign', 'verify', 'send', 'examples', 'spool list',
+                'spool show', 'spool requeue', 'spool purge', 'help');
 
 # --help: every command, every option, the exit codes
 my ($rc, $help, $err) = cli('--help');
@@ -18,11 +19,26 @@ is($rc, 0, '--help: exit 0');
 is($err, '', '--help: nothing on stderr');
 for my $c (@commands) {
     like($help, qr/^  smile-webhook \Q$c\E\b/m, "--help lists $c");
-    my ($crc, $out) = cli($c, '--help');
+    my ($crc, $out) = cli(split(/ /, $c), '--help');
     is($crc, 0, "$c --help: exit 0");
     like($out, qr/\AUsage: smile-webhook \Q$c\E/, "$c --help: its usage");
-    my ($hrc, $hout) = cli('help', $c);
+    my ($hrc, $hout) = cli('help', split / /, $c);
     is($hout, $out, "help $c is $c --help");
+    like($help, qr/^\Q$out\E/m, "--help has the help of $c");
+}
+
+# spool --help: the spool commands' helps
+{
+    my ($src, $sout) = cli('spool', '--help');
+    is($src, 0, 'spool --help: exit 0');
+    like($sout, qr/\AUsage: smile-webhook spool \(list \| show/,
+         'spool --help: its usage');
+    for my $c (grep { /^spool / } @commands) {
+        like($sout, qr/^Usage: smile-webhook \Q$c\E/m,
+             "spool --help: the help of $c");
+    }
+    my ($hrc, $hout) = cli('help', 'spool');
+    is($hout, $sout, 'help spool is spool --help');
 }
 for my $code (0 .. 7) {
     like($help, qr/^  $code  \S/m, "--help documents exit code $code");
@@ -38,7 +54,7 @@ my %in_man = map { $_ => 1 } $man_text =~ /(--[a-z][a-z-]+)/g;
 is_deeply([ sort keys %in_man ], [ sort keys %in_help ],
           'the man page and --help name the same options');
 for my $c (@commands) {
-    like($man_text, qr/^\.SS "?\Q$c\E/m, "the man page has a section on $c");
+    like($man_text, qr/^\.SS "?\Q$c\E"?$/m, "the man page has a section on $c");
 }
 for my $code (0 .. 7) {
     like($man_text, qr/^\.IP $code\b/m, "the man page documents exit $code");
@@ -54,7 +70,12 @@ like($out, qr/\Asmile-webhook \d+\.\d+\.\d+ \(yajl \d+, OpenSSL 3/,
 my @usage = (
     [ [], 'no command' ],
     [ [ 'frobnicate' ], 'unknown command' ],
-    [ [ 'spool', 'list', '/tmp' ], 'spool is not there yet' ],
+    [ [ 'spool' ], 'spool without a command' ],
+    [ [ 'spool', 'frobnicate' ], 'an unknown spool command' ],
+    [ [ 'spool', 'list', '--bogus', '/tmp' ], 'an unknown spool option' ],
+    [ [ 'spool', 'list', '--body', '/tmp' ], 'an option of another command' ],
+    [ [ 'help', 'spool', 'frobnicate' ], 'help on an unknown spool command' ],
+    [ [ 'help', 'sign', 'list' ], 'help on a command of sign' ],
     [ [ 'sign', '--bogus' ], 'unknown option' ],
     [ [ 'sign', '-x' ], 'unknown short option' ],
     [ [ 'sign', '--secret', 'x' ], 'an abbreviated option' ],

@@ -1,8 +1,9 @@
 package CliTest;
 
-# Helpers for the smile-webhook tests (cli/t/*.t): running the command and
-# checking that no registered secret ever reaches its output, Smile's
-# example events, and a real nginx with the module on loopback ports.
+# Helpers for the smile-webhook tests (cli/t/*.t): running the command (on
+# a terminal too) and checking that no registered secret ever reaches its
+# output, Smile's example events, spool records in the module's format,
+# and a real nginx with the module on loopback ports.
 #
 # Environment: SMILE_WEBHOOK (the command), SMILE_MODULE (the module .so),
 # NGINX (default /usr/sbin/nginx), SMILE_CLI_TEST_PORT (first port to try;
@@ -16,15 +17,17 @@ use Digest::SHA qw(hmac_sha512_hex);
 use Exporter qw(import);
 use File::Basename qw(dirname basename);
 use File::Temp qw(tempdir);
+use IO::Pty;
 use IO::Socket::INET;
 use IPC::Run ();
 use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw($ROOT $BIN $SECRET cli secret_file events event_body
-                 hmac tmpdir write_file read_file free_port start_nginx
-                 stop_nginx nginx_log no_secret_in forbid);
+our @EXPORT = qw($ROOT $BIN $SECRET cli cli_pty secret_file events
+                 event_body hmac tmpdir write_file read_file spool_record
+                 free_port start_nginx stop_nginx nginx_log no_secret_in
+                 forbid);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $BIN = $ENV{SMILE_WEBHOOK} // "$ROOT/build/cli/smile-webhook";
@@ -42,8 +45,10 @@ delete @ENV{qw(http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy
                ALL_PROXY no_proxy NO_PROXY)};
 delete $ENV{SMILE_WEBHOOK_SECRET};
 
-# strings no output of the command may contain
+# strings no output of the command may contain; cli({ allow => [...] })
+# lifts the ban for the strings a call asks for (never for the secret)
 my @forbidden = ($SECRET);
+our %allowed;
 
 sub forbid { push @forbidden, @_ }
 
@@ -51,6 +56,7 @@ sub no_secret_in {
     my ($what, @texts) = @_;
     my $text = join "\n", map { $_ // '' } @texts;
     for my $s (@forbidden) {
+        next if $allowed{$s} && $s ne $SECRET;
         if (index($text, $s) >= 0) {
             fail("$what: output contains a secret or a forbidden string");
             diag($text);
@@ -60,11 +66,16 @@ sub no_secret_in {
     return 1;
 }
 
-# cli({ env => {...}, stdin => '...', setsid => 1 }, ARGS...)
-#   -> (exit code, stdout, stderr); fails the test if a secret leaked
+# cli({ env => {...}, stdin => '...', setsid => 1, allow => [...],
+#       nobody => 1 }, ARGS...)
+#   -> (exit code, stdout, stderr); fails the test if a secret leaked;
+#   nobody: run as the user nobody when the tests run as root
 sub cli {
     my $opt = ref $_[0] eq 'HASH' ? shift : {};
+    local %allowed = map { $_ => 1 } @{ $opt->{allow} // [] };
     my @cmd = ($BIN, @_);
+    unshift @cmd, 'setpriv', '--reuid=nobody', '--regid=nogroup',
+                  '--clear-groups' if $opt->{nobody} && $> == 0;
     unshift @cmd, 'setsid', '-w' if $opt->{setsid};
     my ($in, $out, $err) = ($opt->{stdin} // '', '', '');
     local %ENV = %ENV;
@@ -77,6 +88,61 @@ sub cli {
     $rc = 128 + ($? & 127) if $? & 127;
     no_secret_in("smile-webhook @_", $out, $err);
     return ($rc, $out, $err);
+}
+
+# cli_pty({ stdin => '...', expect => qr/prompt\z/, type => "answer" },
+#   ARGS...) -> (exit code, stdout, stderr, terminal, typed): the command
+# with a pseudo-terminal as its controlling terminal (its /dev/tty), and
+# "type" typed there once the terminal shows "expect"
+sub cli_pty {
+    my $opt = ref $_[0] eq 'HASH' ? shift : {};
+    my $dir = tmpdir();
+    my $inf = write_file("$dir/stdin", $opt->{stdin} // '');
+    my $pty = IO::Pty->new;
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        $pty->make_slave_controlling_terminal;
+        close $pty;
+        open STDIN, '<', $inf or die;
+        open STDOUT, '>', "$dir/stdout" or die;
+        open STDERR, '>', "$dir/stderr" or die;
+        exec $BIN, @_;
+        die "exec: $!\n";
+    }
+    # the parent keeps the slave open: reading the master before the child
+    # opened it would fail with EIO
+    my $screen = '';
+    my $deadline = time + 20;
+    my $typed = 0;
+    while (time < $deadline) {
+        my $rin = '';
+        vec($rin, fileno($pty), 1) = 1;
+        if (select(my $rout = $rin, undef, undef, 0.1)) {
+            my $n = sysread($pty, my $buf, 4096);
+            $screen .= $buf if $n;
+        }
+        if (!$typed && $screen =~ $opt->{expect}) {
+            syswrite($pty, "$opt->{type}\n");
+            $typed = 1;
+        }
+        last if waitpid($pid, WNOHANG) == $pid;
+    }
+    my $rc = $? >> 8;
+    if (kill 0, $pid) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+        $rc = -1;
+    }
+    while (select(my $rout = do { my $r = ''; vec($r, fileno($pty), 1) = 1;
+                                  $r }, undef, undef, 0.1)) {
+        sysread($pty, my $buf, 4096) or last;
+        $screen .= $buf;
+    }
+    $pty->close_slave;
+    my ($out, $err) = (read_file("$dir/stdout"), read_file("$dir/stderr"));
+    local %allowed = map { $_ => 1 } @{ $opt->{allow} // [] };
+    no_secret_in("smile-webhook @_ (terminal)", $out, $err, $screen);
+    return ($rc, $out, $err // '', $screen, $typed);
 }
 
 my @tmpdirs;
@@ -132,6 +198,46 @@ sub hmac {
     return hmac_sha512_hex($body, $secret // $SECRET);
 }
 
+# spool_record($dir, id => ID, ...) -> the path of a record written as
+# ngx_http_smile_webhook_spool.c writes one: "SMILE-SPOOL 1", its lines, a
+# blank line, the body; named ev-RECEIVED-ATTEMPTS-ID (in dead/ with
+# dead => 1).  Other keys: received, attempts, type, body, headers
+# ([ [name, value]... ], default the signature and Content-Type), host,
+# uri, socket, created_at, user_id, line_received (the "received" line, if
+# not the name's), mtime, raw (the file's content instead)
+sub spool_record {
+    my ($dir, %r) = @_;
+    my $id = $r{id} // die "spool_record: no id\n";
+    my $type = $r{type} // 'USER_CREATED';
+    my $received = $r{received} // int(time);
+    my $attempts = $r{attempts} // 1;
+    my $body = $r{body} // qq({"id":"$id","type":"$type"});
+    my $headers = $r{headers} // [ [ 'Smile-Signature', hmac($body) ],
+                                   [ 'Content-Type', 'application/json' ] ];
+    my $record = "SMILE-SPOOL 1\n"
+        . 'received: ' . ($r{line_received} // $received) . "\n"
+        . 'socket: ' . ($r{socket} // "$dir/replay.sock") . "\n"
+        . 'host: ' . ($r{host} // 'hooks.example.com') . "\n"
+        . 'uri: ' . ($r{uri} // '/smile/webhook') . "\n"
+        . "id: $id\n"
+        . "type: $type\n"
+        . 'created-at: ' . ($r{created_at} // '2021-04-14T09:30:24Z') . "\n"
+        . 'user-id: ' . ($r{user_id} // 'tenantId-1') . "\n"
+        . join('', map { "header: $_->[0]: $_->[1]\n" } @$headers)
+        . 'length: ' . length($body) . "\n"
+        . "\n"
+        . $body;
+    my $where = $dir;
+    if ($r{dead}) {
+        $where = "$dir/dead";
+        mkdir $where;
+    }
+    my $path = write_file("$where/ev-$received-$attempts-$id",
+                          $r{raw} // $record);
+    utime $r{mtime}, $r{mtime}, $path if defined $r{mtime};
+    return $path;
+}
+
 # a loopback port nothing listens on
 my $next_port = $ENV{SMILE_CLI_TEST_PORT};
 
@@ -183,6 +289,8 @@ _EOC_
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$prefix/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
+        # nginx takes $NGINX for inherited sockets (make test sets it)
+        delete $ENV{NGINX};
         exec $NGINX, '-p', $prefix, '-c', "$prefix/nginx.conf",
              '-e', "$prefix/logs/error.log";
         die "exec $NGINX: $!\n";
