@@ -1440,11 +1440,11 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
     int deep, const smile_isa_t *isa)
 {
     int            in_str, trail;
-    unsigned       i, n, lim, tail, depth, obj, last_br, e, next, expect,
-                   cin;
+    unsigned       i, n, lim, tail, depth, obj, prev, first_obj, last_br, e,
+                   next, expect, cin;
     unsigned char  *top, saved[64];
     uint64_t       err, esc, quote, instr, qo, qc, out, ws, st, sc, rs, re,
-                   d, first, ni, nd, ne, es, x, objctx, above, br, cb, value,
+                   d, first, ni, nd, ne, es, x, objctx, chg, br, cb, value,
                    s1, s3, s4, s5, ko, kcl, ends, cand;
     smile_masks_t  m;
 
@@ -1530,7 +1530,9 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
 
     depth = ev->depth;
     top = ev->stack + 64;
-    objctx = top[depth - 1] ? ~(uint64_t) 0 : 0;
+    first_obj = top[depth - 1];
+    obj = first_obj;
+    chg = 0;
     lim = 64;
     last_br = 0;
     br = (m.open | m.close) & out;
@@ -1540,6 +1542,7 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
 
     for ( /* void */ ; br; br &= br - 1) {
         i = (unsigned) __builtin_ctzll(br);
+        prev = obj;
 
         /* '{' 0x7b and '}' 0x7d have 0x20, '{' and '[' 0x02 */
         obj = (b[i] >> 5) & 1;
@@ -1561,7 +1564,9 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
 
             obj = top[--depth - 1];
 
-            if (depth == 1 || (depth == 2 && ev->in_data)) {
+            if (__builtin_expect(depth <= 2, 0)
+                && (depth == 1 || ev->in_data))
+            {
                 /* back to where the byte machine reads */
                 last_br = i + 1;
                 lim = i + 1;
@@ -1570,9 +1575,13 @@ smile_block(smile_event_t *ev, const unsigned char *b, unsigned *state,
         }
 
         last_br = i + 1;
-        above = (~(uint64_t) 0 << i) << 1;
-        objctx ^= (objctx ^ (0 - (uint64_t) obj)) & above;
+
+        /* the container changes after this bracket */
+        chg |= (uint64_t) (obj ^ prev) << i;
     }
+
+    /* each byte's container: object or array, from the changes */
+    objctx = isa->prefix_xor(chg << 1) ^ (first_obj ? ~(uint64_t) 0 : 0);
 
     /* the grammar; the block's first token follows the machine's state */
 
