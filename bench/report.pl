@@ -100,6 +100,16 @@ for (split /\n/, slurp("$work/floor.txt")) {
     $floor{$size} = [$bytes, $one, $pre, $pad];
 }
 
+# HMAC-SHA512 costs the same for any body of one length: the bodies of one
+# length share the fastest figure measured among them, so that a batch a
+# neighbour slowed down does not inflate one body's ratios
+my %fastest;    # bytes -> [oneshot, prekeyed, padcopy]
+for my $f (values %floor) {
+    my $b = $fastest{$f->[0]} //= [@{$f}[1 .. 3]];
+    $b->[$_ - 1] = $f->[$_] < $b->[$_ - 1] ? $f->[$_] : $b->[$_ - 1] for 1 .. 3;
+}
+$floor{$_} = [$floor{$_}[0], @{ $fastest{$floor{$_}[0]} }] for keys %floor;
+
 my %checks;
 for (split /\n/, slurp("$work/checks.txt")) {
     my ($v, $s, @r) = split ' ';
@@ -302,7 +312,8 @@ for my $v (@shown) {
 }
 
 push @md, '', '**HMAC-SHA512 floor** (`bench/hmac_floor`, OpenSSL, on the front core, '
-            . 'median of 9 batches):', '',
+            . 'median of 9 batches; bodies of one length take the fastest figure among them, '
+            . 'as HMAC-SHA512 costs the same for any content):', '',
     '| body | bytes | one-shot `HMAC()` | pre-keyed `EVP_MAC` | ipad/opad copy (as the module) |',
     '|---|--:|--:|--:|--:|';
 for my $s (@sizes) {
