@@ -23,11 +23,11 @@ NGINX      ?= /usr/sbin/nginx
 TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper
 
 # Debian packages the build and the tests need
-BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev gcc make \
+BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev libhiredis-dev gcc make \
               libcurl4-openssl-dev
 TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
               libtext-diff-perl libwww-perl liblist-moreutils-perl \
-              libipc-run-perl libnginx-mod-http-echo \
+              libipc-run-perl libnginx-mod-http-echo redis-server \
               libnginx-mod-http-lua curl pkg-config openssl
 VG_DEBS    := valgrind
 DEB_DEBS   := $(BUILD_DEBS) build-essential debhelper dpkg-dev

@@ -4,7 +4,8 @@
 #   report.pl WORKDIR DOC
 #
 # Reads WORKDIR/{results.tsv,floor.txt,meta.txt,versions.txt,checks.txt}
-# and, when present, signcost.txt and status.txt.  Prints the Markdown to
+# and, when present, signcost.txt, status.txt, latency.tsv and
+# diskfloor.tsv.  Prints the Markdown to
 # stdout and, unless DOC is "none", puts it between the markers of the run's
 # section (meta.txt "section": "main" is the pair below, NAME the pair
 # "BEGIN bench/run NAME output" / "END bench/run NAME output") in DOC
@@ -17,8 +18,11 @@
 # their min-max), and that extra divided by the
 # pre-keyed HMAC-SHA512 floor.  With the dedupe variant next to module: what
 # dedupe adds to module (same-round differences) and the ratio of the two
-# extras over plain.  Per size, wrk's own CPU per request (and, for a
-# unique-id run, what building and signing one request costs it).
+# extras over plain; with the spool variant, what a spool configured with
+# the app up adds to module, and the latency pair: a spooled answer (202)
+# against nginx's 502 when the app is away, with the disk's floor.  Per
+# size, wrk's own CPU per request (and, for a unique-id run, what building
+# and signing one request costs it).
 
 use strict;
 use warnings;
@@ -31,7 +35,7 @@ use Smile::Harness::Util ();
 my ($work, $doc) = @ARGV;
 die "usage: report.pl WORKDIR DOC|none\n" unless defined $doc;
 
-my %ORDER = (plain => 0, module => 1, dedupe => 2, lua => 3, njs => 4);
+my %ORDER = (plain => 0, module => 1, dedupe => 2, spool => 2.5, lua => 3, njs => 4);
 
 my %SHAPE_NAME = ('' => 'long string', records => 'records',
                   deep => 'deep nesting', utf => 'non-ASCII text',
@@ -183,13 +187,15 @@ for my $s (@sizes) {
             $x->{floor_ratio} = $x->{extra} / $floor{$s}[2];
         }
     }
-    # dedupe against module: what the zone adds, same-round differences
-    my ($m, $d) = ($st{$s}{module}, $st{$s}{dedupe});
-    if ($m && $d) {
+    # dedupe and spool against module: what the zone, or a configured spool,
+    # adds; same-round differences
+    for my $v (qw(dedupe spool)) {
+        my ($m, $d) = ($st{$s}{module}, $st{$s}{$v});
+        next unless $m && $d;
         my @d;
-        for my $rep (keys %{ $runs{$s}{dedupe} }) {
+        for my $rep (keys %{ $runs{$s}{$v} }) {
             my $y = $runs{$s}{module}{$rep} or next;
-            push @d, $runs{$s}{dedupe}{$rep}{cpu} - $y->{cpu};
+            push @d, $runs{$s}{$v}{$rep}{cpu} - $y->{cpu};
         }
         $d->{over_module} = @d ? median(@d) : $d->{cpu} - $m->{cpu};
         @{$d}{qw(over_module_min over_module_max)} = @d ? minmax(@d)
@@ -300,6 +306,7 @@ push @md, '', '**Correctness checks** (status for a good signature, a bad one, n
             . ($measured{dedupe} || $checks{dedupe}
                ? '; `dedupe` also gets the good one twice and must forward the first and '
                . 'answer the second itself' : '')
+            . ($checks{spool} ? '; `spool` must leave its spool empty (`spooled=0`: the app is up)' : '')
             . ($unique
                ? '; then a second of the unique-id load per variant and size: every answer '
                . '2xx, every request at the backend (its `stub_status`), and for the module '
@@ -410,6 +417,15 @@ for my $s (@sizes) {
                               fsign($d->{extra}), fsign($m->{extra}),
                               extra_ratio($d, $m), $d->{ratio}, $m->{ratio});
     }
+    my $sp = $st{$s}{spool};
+    if ($m && $sp) {
+        push @md, '', sprintf('**spool (configured, the app up) vs module**: %s us/req over module '
+                            . '(same-round differences %s .. %s), %+.1f%% of module\'s CPU per '
+                            . 'request; req/s vs plain: %.2f with the spool, %.2f without.',
+                              fsign($sp->{over_module}), fsign($sp->{over_module_min}),
+                              fsign($sp->{over_module_max}), 100 * $sp->{over_module} / $m->{cpu},
+                              $sp->{ratio}, $m->{ratio});
+    }
 }
 
 # verdicts
@@ -477,6 +493,107 @@ for my $s (@sizes) {
                       : '**not shown**: dedupe more expensive in most rounds, not all');
 }
 
+for my $s (@sizes) {
+    my ($m, $sp) = ($st{$s}{module}, $st{$s}{spool});
+    next unless $m && $sp;
+    my ($n, $k) = ($sp->{over_module_rounds}, $sp->{over_module_pos});
+    push @md, sprintf('| %s: a spool costs nothing while the app is up | spool %s us/req over module '
+                    . '(%s .. %s), more in %d/%d rounds; req/s vs plain %.2f with, %.2f without | %s |',
+                      $SIZE_NAME{$s}, fsign($sp->{over_module}), fsign($sp->{over_module_min}),
+                      fsign($sp->{over_module_max}), $k, $n, $sp->{ratio}, $m->{ratio},
+                      $n && $k == $n
+                      ? sprintf('**costs more in every round**: %s us/req, %+.1f%% of module\'s CPU',
+                                fsign($sp->{over_module}), 100 * $sp->{over_module} / $m->{cpu})
+                      : 2 * $k <= $n ? 'met: within the round-to-round noise'
+                      : '**not shown**: more in most rounds, not all');
+}
+
+# --- the latency of a spooled answer, against nginx's 502 (bench/run's latency pair)
+
+my (%lat, %diskfloor);    # $lat{connections}{variant} = [rows]
+for (split /\n/, slurp("$work/latency.tsv")) {
+    my @f = split /\t/;
+    next if $f[0] eq 'rep' || @f < 13;
+    my %r;
+    @r{qw(rep conns variant n rps non2xx errors avg p50 p75 p90 p99 max)} = @f;
+    push @{ $lat{ $r{conns} }{ $r{variant} } }, \%r;
+}
+my @floor_rows;    # per round: the disk's floor
+{
+    for (split /\n/, slurp("$work/diskfloor.tsv")) {
+        my @f = split /\t/;
+        push @floor_rows, +{ map { $_ => shift @f } qw(rep bytes n p50 p90 p99 max) } if $f[0] =~ /^\d+$/;
+    }
+    if (@floor_rows) {
+        %diskfloor = (bytes => $floor_rows[0]{bytes}, n => $floor_rows[0]{n}, rounds => scalar @floor_rows);
+        for my $k (qw(p50 p90 p99 max)) {
+            $diskfloor{$k} = median(map { $_->{$k} } @floor_rows);
+            @diskfloor{ "${k}_min", "${k}_max" } = minmax(map { $_->{$k} } @floor_rows);
+        }
+    }
+}
+
+sub flat {    # microseconds, as a table shows them
+    my ($us) = @_;
+    return '-' unless defined $us && $us ne '';
+    return $us >= 1000 ? sprintf('%.2f ms', $us / 1000) : sprintf('%.0f us', $us);
+}
+
+if (%lat) {
+    my @k = qw(rps avg p50 p90 p99 max);
+    push @md, '', '### What a spooled answer costs the client', '',
+        'The app away (`proxy_pass` to a loopback port nothing listens on), the seed event '
+      . 'correctly signed, the same request again and again: `down` has no spool, so nginx '
+      . 'answers 502 itself; `downspool` has `smile_webhook_spool PATH retry=1h` and answers 202 '
+      . '(`spooled`) once a thread of nginx\'s pool has written the record, fsync\'d it, renamed '
+      . 'it and fsync\'d the directory (`retry=1h`: no replay runs meanwhile). One worker each on '
+      . "CPU $meta{front_cpu}, wrk --latency (1 thread) on CPU $meta{load_cpu}, "
+      . "$meta{repeats} rounds of $meta{latency_duration} s per front and number of connections, "
+      . 'the two fronts in turn; medians over the rounds. Load average before: '
+      . ($meta{latency_loadavg_before} // '?') . ', after: ' . ($meta{latency_loadavg_after} // '?')
+      . '. Checks before the runs (one request each): '
+      . join('; ', map { "`$_`: $checks{$_}{small}" } grep { $checks{$_} } qw(down downspool))
+      . '. The answers column counts what the runs got.', '',
+        '| connections | front | answers | req/s | mean | p50 | p90 | p99 | max |',
+        '|--:|---|---|--:|--:|--:|--:|--:|--:|';
+    for my $c (sort { $a <=> $b } keys %lat) {
+        my %med;
+        for my $v (qw(down downspool)) {
+            my $rows = $lat{$c}{$v} or next;
+            for my $k (@k) { $med{$v}{$k} = median(map { $_->{$k} } @$rows) }
+            my ($n, $non2xx, $err) = (0, 0, 0);
+            for (@$rows) { $n += $_->{n}; $non2xx += $_->{non2xx}; $err += $_->{errors} }
+            my $answers = $v eq 'down' ? ($non2xx == $n ? "$n x 502" : "$n, **" . ($n - $non2xx) . ' not 502**')
+                        : ($non2xx ? "$n, **$non2xx not 2xx**" : "$n x 202");
+            $answers .= ", **$err socket errors**" if $err;
+            push @md, sprintf('| %d | %s | %s | %.0f | %s |', $c, $v, $answers, $med{$v}{rps},
+                              join(' | ', map { flat($med{$v}{$_}) } qw(avg p50 p90 p99 max)));
+        }
+        next unless $med{down} && $med{downspool};
+        push @md, sprintf('| %d | **downspool / down** | | %.2fx | %s |', $c,
+                          $med{downspool}{rps} / ($med{down}{rps} || 1),
+                          join(' | ', map { sprintf '**%.1fx**', $med{downspool}{$_} / ($med{down}{$_} || 1) }
+                                      qw(avg p50 p90 p99 max)));
+    }
+    push @md, '', sprintf('The disk\'s floor, timed by bench/run in the same file system at the end of '
+                        . 'each round: a %d-byte record written, fsync\'d, renamed and its directory '
+                        . 'fsync\'d, %d times in a row; medians over the %d rounds (min-max): p50 %s '
+                        . '(%s-%s), p90 %s, p99 %s (%s-%s), max %s.', $diskfloor{bytes},
+                          $diskfloor{n}, $diskfloor{rounds}, flat($diskfloor{p50}),
+                          flat($diskfloor{p50_min}), flat($diskfloor{p50_max}), flat($diskfloor{p90}),
+                          flat($diskfloor{p99}), flat($diskfloor{p99_min}), flat($diskfloor{p99_max}),
+                          flat($diskfloor{max}))
+        if %diskfloor;
+    my ($c1) = sort { $a <=> $b } keys %lat;
+    push @md, '', sprintf('Round by round, %d connection(s): `downspool` p50 %s; `down` p50 %s; the '
+                        . 'disk\'s p50 %s.', $c1,
+                          map({ my $v = $_; join(', ', map { flat($_->{p50}) }
+                                                  sort { $a->{rep} <=> $b->{rep} } @{ $lat{$c1}{$v} }) }
+                              qw(downspool down)),
+                          join(', ', map { flat($_->{p50}) } @floor_rows))
+        if @floor_rows && $lat{$c1}{downspool} && $lat{$c1}{down};
+}
+
 my $png = $doc eq 'none' ? undef
         : basename($doc, '.md') . ($section eq 'main' ? '' : "-$section") . '.png';
 push @md, '', "![req/s relative to plain, and extra front CPU per request over plain next to the HMAC-SHA512 floor]($png)"
@@ -514,7 +631,7 @@ for my $s (@sizes) {
 }
 close $dfh;
 
-my %COLOR = (plain => '#9e9e9e', module => '#1b9e77', dedupe => '#66a61e',
+my %COLOR = (plain => '#9e9e9e', module => '#1b9e77', dedupe => '#66a61e', spool => '#e7298a',
              lua => '#7570b3', njs => '#d95f02', floor => '#303030');
 my $nv = 1 + @others;
 my @names = ('plain', @others);

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # demo/backend.pl - a tiny HTTP/1.1 server standing in for "your app" behind nginx.
 #
-# Usage: perl demo/backend.pl [PORT]      (PORT 0 or omitted: pick a free port)
+# Usage: perl demo/backend.pl [PORT]      (PORT 0 or omitted: pick a free port; a given
+#                                        port is waited for up to 10 s if it is taken)
 #
 # It listens on 127.0.0.1, prints one line when it is ready:
 #     [backend] listening on 127.0.0.1:PORT
@@ -12,7 +13,9 @@
 # the X-Demo-Case header (set by demo/run to match requests with its table; "-" if absent),
 # body=N is the body size in bytes and sha256 its SHA-256. A header that is absent prints
 # as "-"; a header sent more than once prints all values joined by ",". Any other X-Smile-*
-# header that reaches the backend is listed as other=Name:value. Values are %-escaped
+# header that reaches the backend is listed as other=Name:value, except
+# X-Smile-Delivery-Attempt (the module adds it to a replay of a spooled event), which
+# prints as attempt=N after user_id. Values are %-escaped
 # outside printable ASCII, so each request is exactly one line. It answers 200, or the
 # status in an X-Demo-Status header (demo/run sends "X-Demo-Status: 503" to play an app
 # that fails one delivery); the line then ends with status=NNN.
@@ -26,11 +29,10 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../tools/lib";
-use IO::Socket::INET;
 use IO::Select;
 use Digest::SHA qw(sha256_hex);
 use POSIX ();
-use Smile::Harness::HTTP qw(read_request header_values reply esc);
+use Smile::Harness::HTTP qw(listen_on read_request header_values reply esc);
 
 my $port = shift // 0;
 die "usage: $0 [PORT]\n" unless $port =~ /^\d+$/;
@@ -40,13 +42,10 @@ my $IDLE_TIMEOUT = 5;     # seconds to wait for the next bytes on a connection
 my $MAX_HEADER   = 64 * 1024;
 my $MAX_BODY     = 64 * 1024 * 1024;
 
-my $srv = IO::Socket::INET->new(
-    LocalAddr => '127.0.0.1',
-    LocalPort => $port,
-    Proto     => 'tcp',
-    Listen    => 128,
-    ReuseAddr => 1,
-) or die "[backend] cannot listen on 127.0.0.1:$port: $@\n";
+# a given port is the app coming back after an outage: it may still be
+# held for a moment, so try again for up to 10 s
+my $srv = listen_on($port, retry => ($port ? 10 : 0))
+    or die "[backend] cannot listen on 127.0.0.1:$port: $@\n";
 
 print "[backend] listening on 127.0.0.1:", $srv->sockport, "\n";
 
@@ -104,15 +103,18 @@ sub serve {
             return join ',', map { esc($_) } @v;
         };
         my %known = map { $_ => 1 }
-            qw(x-smile-event-type x-smile-event-id x-smile-event-created-at x-smile-user-id);
+            qw(x-smile-event-type x-smile-event-id x-smile-event-created-at x-smile-user-id
+               x-smile-delivery-attempt);
         my @other = map { esc("$_->[0]:$_->[1]") }
             grep { lc($_->[0]) =~ /^x-smile-/ && !$known{ lc $_->[0] } } @{ $r->{headers} };
         my $case = $show->('X-Demo-Case');
         my ($status) = grep { /^[2-5]\d\d$/ } header_values($r, 'X-Demo-Status');
-        my $line = sprintf "[backend] #%s %s %s type=%s id=%s created_at=%s user_id=%s%s body=%d sha256=%s%s\n",
+        my $attempt = $show->('X-Smile-Delivery-Attempt');
+        my $line = sprintf "[backend] #%s %s %s type=%s id=%s created_at=%s user_id=%s%s%s body=%d sha256=%s%s\n",
             $case, $r->{method}, esc($r->{uri}),
             $show->('X-Smile-Event-Type'), $show->('X-Smile-Event-Id'),
             $show->('X-Smile-Event-Created-At'), $show->('X-Smile-User-Id'),
+            ($attempt ne '-' ? " attempt=$attempt" : ''),
             (@other ? ' other=' . join(',', @other) : ''),
             length($r->{body}), sha256_hex($r->{body}),
             ($status ? " status=$status" : '');

@@ -23,6 +23,8 @@
 
 #include "ngx_http_smile_webhook_module.h"
 
+#include <hiredis/hiredis.h>
+
 
 #define NGX_HTTP_SMILE_DEDUPE_IN_FLIGHT   1
 #define NGX_HTTP_SMILE_DEDUPE_DELIVERED   2
@@ -36,6 +38,13 @@
 #define NGX_HTTP_SMILE_DEDUPE_EVICT       64
 
 #define NGX_HTTP_SMILE_DEDUPE_TTL         86400
+
+/*
+ * How long a claim in Redis holds an id in flight: longer than a delivery
+ * takes, short enough that Smile's retry is not refused for long when the
+ * node that claimed it died meanwhile.
+ */
+#define NGX_HTTP_SMILE_DEDUPE_CLAIM       30000
 
 
 typedef struct ngx_http_smile_webhook_dedupe_node_s
@@ -95,6 +104,19 @@ static void ngx_http_smile_webhook_dedupe_unlink(
 static ngx_http_smile_webhook_dedupe_node_t *
     ngx_http_smile_webhook_dedupe_lookup(ngx_http_smile_webhook_dedupe_t *dd,
     uint32_t hash, u_char *id, size_t len);
+static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_local(
+    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
+static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_claim(
+    ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
+static ngx_int_t ngx_http_smile_webhook_dedupe_key(ngx_pool_t *pool,
+    ngx_http_smile_webhook_redis_conf_t *rcf, smile_field_t *id,
+    ngx_str_t *key);
+static void ngx_http_smile_webhook_dedupe_claimed(void *data, void *rp);
+static void ngx_http_smile_webhook_dedupe_uncalled(void *data);
+static void ngx_http_smile_webhook_dedupe_unclaim(
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_uint_t state);
+static void ngx_http_smile_webhook_dedupe_settle(
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_uint_t state);
 static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_dedupe_found(
     ngx_http_smile_webhook_dedupe_t *dd,
     ngx_http_smile_webhook_dedupe_node_t *dn,
@@ -479,11 +501,298 @@ ngx_http_smile_webhook_dedupe_unlink(ngx_http_smile_webhook_dedupe_t *dd,
 /*
  * Decides what happens to an authentic event: NGX_HTTP_SMILE_WEBHOOK_OK to
  * forward it (ctx->dedupe is set when this request holds the id), or
- * DUPLICATE or IN_FLIGHT.
+ * DUPLICATE, SPOOLED or IN_FLIGHT; or NONE while Redis is asked, whose
+ * reply resumes the request (ctx->resume).  The zone is asked first: an id
+ * it knows delivered is answered without a round trip.
  */
 
 ngx_http_smile_webhook_result_e
 ngx_http_smile_webhook_dedupe_acquire(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    ngx_http_smile_webhook_result_e  result;
+
+    result = ngx_http_smile_webhook_dedupe_local(r, ctx);
+
+    if (result != NGX_HTTP_SMILE_WEBHOOK_OK
+        || ctx->dedupe == NULL
+        || r != r->main
+        || ctx->resume == NULL
+        || ngx_http_smile_webhook_redis_conf() == NULL)
+    {
+        return result;
+    }
+
+    return ngx_http_smile_webhook_dedupe_claim(r, ctx);
+}
+
+
+/*
+ * The id claimed in Redis, for all nodes: one script, atomic, that sets
+ * PREFIX{ID} to our owner string (for NGX_HTTP_SMILE_DEDUPE_CLAIM ms) when
+ * the key is absent, or, for a replay, "spooled"; and answers "OK" or what
+ * the key holds: "delivered", "spooled" or another node's owner string.
+ */
+
+static const char  ngx_http_smile_webhook_claim_lua[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if (not v) or (ARGV[3] == '1' and v == 'spooled') then "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "return 'OK' end "
+    "return v";
+
+/* settled by its owner only: "delivered", "spooled", or removed ("") */
+
+static const char  ngx_http_smile_webhook_settle_lua[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+    "if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end "
+    "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])";
+
+
+static ngx_http_smile_webhook_result_e
+ngx_http_smile_webhook_dedupe_claim(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx)
+{
+    u_char                               *p;
+    ngx_str_t                             key;
+    ngx_pool_cleanup_t                   *cln;
+    ngx_http_smile_webhook_redis_conf_t  *rcf;
+    const char                           *argv[7];
+    size_t                                argvlen[7];
+    u_char                                ms[NGX_INT_T_LEN];
+
+    rcf = ngx_http_smile_webhook_redis_conf();
+
+    if (!ngx_http_smile_webhook_redis_up()) {
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_DEDUPE);
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
+    if (ngx_http_smile_webhook_dedupe_key(r->pool, rcf, &ctx->event.id, &key)
+        != NGX_OK)
+    {
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
+    /* HOST:PID:N, unique to this claim */
+
+    ctx->redis_owner.data = ngx_pnalloc(r->pool, ngx_cycle->hostname.len
+                                                 + 2 * NGX_INT_T_LEN + 2);
+    if (ctx->redis_owner.data == NULL) {
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
+    ctx->redis_owner.len = ngx_sprintf(ctx->redis_owner.data, "%V:%P:%ui",
+                                       &ngx_cycle->hostname, ngx_pid,
+                                       (ngx_uint_t) ngx_random())
+                           - ctx->redis_owner.data;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
+    p = ngx_sprintf(ms, "%M", (ngx_msec_t) NGX_HTTP_SMILE_DEDUPE_CLAIM);
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_smile_webhook_claim_lua;
+    argvlen[1] = sizeof(ngx_http_smile_webhook_claim_lua) - 1;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key.data;
+    argvlen[3] = key.len;
+    argv[4] = (const char *) ctx->redis_owner.data;
+    argvlen[4] = ctx->redis_owner.len;
+    argv[5] = (const char *) ms;
+    argvlen[5] = p - ms;
+
+    /* ARGV[3]: a replay may take a spooled id */
+
+    argv[6] = ctx->attempt ? "1" : "0";
+    argvlen[6] = 1;
+
+    if (ngx_http_smile_webhook_redis_command(
+            ngx_http_smile_webhook_dedupe_claimed, ctx, 7, argv, argvlen,
+            &ctx->redis_cmd)
+        != NGX_OK)
+    {
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_DEDUPE);
+        ngx_str_null(&ctx->redis_owner);
+        return NGX_HTTP_SMILE_WEBHOOK_OK;
+    }
+
+    cln->handler = ngx_http_smile_webhook_dedupe_uncalled;
+    cln->data = ctx;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook: event id \"%s\" claimed in redis",
+                   ctx->event.id.data);
+
+    return NGX_HTTP_SMILE_WEBHOOK_NONE;
+}
+
+
+/* PREFIX{ID}: the id is the hash tag, so Redis Cluster keeps it on a slot */
+
+static ngx_int_t
+ngx_http_smile_webhook_dedupe_key(ngx_pool_t *pool,
+    ngx_http_smile_webhook_redis_conf_t *rcf, smile_field_t *id,
+    ngx_str_t *key)
+{
+    key->data = ngx_pnalloc(pool, rcf->prefix.len + id->len + 2);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->len = ngx_sprintf(key->data, "%V{%*s}", &rcf->prefix,
+                           id->len, id->data)
+               - key->data;
+
+    return NGX_OK;
+}
+
+
+/* the claim's answer; the request goes on with it */
+
+static void
+ngx_http_smile_webhook_dedupe_claimed(void *data, void *rp)
+{
+    ngx_http_smile_webhook_ctx_t *ctx = data;
+
+    redisReply                       *reply = rp;
+    ngx_http_smile_webhook_result_e   result;
+
+    ctx->redis_cmd = NULL;
+    result = NGX_HTTP_SMILE_WEBHOOK_OK;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        /* no answer: this node decides alone */
+        ngx_str_null(&ctx->redis_owner);
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_DEDUPE);
+
+    } else if ((reply->type == REDIS_REPLY_STATUS
+                || reply->type == REDIS_REPLY_STRING)
+               && reply->len == 2 && ngx_strncmp(reply->str, "OK", 2) == 0)
+    {
+        /* ours, on every node */
+
+    } else {
+        ngx_str_null(&ctx->redis_owner);
+
+        if (reply->type == REDIS_REPLY_STRING
+            && reply->len == 9
+            && ngx_strncmp(reply->str, "delivered", 9) == 0)
+        {
+            result = NGX_HTTP_SMILE_WEBHOOK_DUPLICATE;
+
+        } else if (reply->type == REDIS_REPLY_STRING
+                   && reply->len == 7
+                   && ngx_strncmp(reply->str, "spooled", 7) == 0)
+        {
+            result = NGX_HTTP_SMILE_WEBHOOK_SPOOLED;
+
+        } else {
+            result = NGX_HTTP_SMILE_WEBHOOK_IN_FLIGHT;
+        }
+
+        /* the zone's entry follows: delivered is kept, as a cache */
+
+        ngx_http_smile_webhook_dedupe_settle(ctx,
+            result == NGX_HTTP_SMILE_WEBHOOK_DUPLICATE
+            ? NGX_HTTP_SMILE_DEDUPE_DELIVERED : 0);
+    }
+
+    ctx->resume(ctx->request, result);
+}
+
+
+static void
+ngx_http_smile_webhook_dedupe_uncalled(void *data)
+{
+    ngx_http_smile_webhook_ctx_t *ctx = data;
+
+    if (ctx->redis_cmd) {
+        ngx_http_smile_webhook_redis_cancel(ctx->redis_cmd);
+        ctx->redis_cmd = NULL;
+    }
+}
+
+
+/* the claim settled in Redis, when this request ends; not waited for */
+
+static void
+ngx_http_smile_webhook_dedupe_unclaim(ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_uint_t state)
+{
+    u_char                               *p;
+    ngx_str_t                             key, value;
+    ngx_msec_t                            px;
+    ngx_http_smile_webhook_redis_conf_t  *rcf;
+    const char                           *argv[7];
+    size_t                                argvlen[7];
+    u_char                                ms[NGX_INT_T_LEN];
+
+    rcf = ngx_http_smile_webhook_redis_conf();
+
+    if (rcf == NULL || ctx->redis_owner.len == 0) {
+        return;
+    }
+
+    if (ngx_http_smile_webhook_dedupe_key(ctx->request->pool, rcf,
+                                          &ctx->event.id, &key)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    switch (state) {
+
+    case NGX_HTTP_SMILE_DEDUPE_DELIVERED:
+        ngx_str_set(&value, "delivered");
+        px = (ngx_msec_t) ((ngx_http_smile_webhook_dedupe_t *)
+                           ctx->dedupe->data)->ttl * 1000;
+        break;
+
+    case NGX_HTTP_SMILE_DEDUPE_SPOOLED:
+        ngx_str_set(&value, "spooled");
+        px = (ngx_msec_t) ctx->conf->spool->keep * 1000;
+        break;
+
+    default:
+        ngx_str_null(&value);
+        px = 0;
+        break;
+    }
+
+    p = ngx_sprintf(ms, "%M", px);
+
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = ngx_http_smile_webhook_settle_lua;
+    argvlen[1] = sizeof(ngx_http_smile_webhook_settle_lua) - 1;
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = (const char *) key.data;
+    argvlen[3] = key.len;
+    argv[4] = (const char *) ctx->redis_owner.data;
+    argvlen[4] = ctx->redis_owner.len;
+    argv[5] = (const char *) value.data;
+    argvlen[5] = value.len;
+    argv[6] = (const char *) ms;
+    argvlen[6] = p - ms;
+
+    (void) ngx_http_smile_webhook_redis_command(NULL, NULL, 7, argv, argvlen,
+                                                NULL);
+
+    ngx_str_null(&ctx->redis_owner);
+}
+
+static ngx_http_smile_webhook_result_e
+ngx_http_smile_webhook_dedupe_local(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx)
 {
     time_t                                 now, start;
@@ -680,7 +989,46 @@ void
 ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
     ngx_http_request_t *r)
 {
-    ngx_int_t                              delivered;
+    ngx_uint_t  state;
+
+    if (ctx->dedupe == NULL) {
+        return;
+    }
+
+    if (ngx_http_smile_webhook_delivered(r)) {
+        state = NGX_HTTP_SMILE_DEDUPE_DELIVERED;
+
+    } else if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_SPOOLED
+               || ctx->attempt)
+    {
+        /* in the spool: the replayer delivers it, nobody else */
+        state = NGX_HTTP_SMILE_DEDUPE_SPOOLED;
+
+    } else {
+        state = 0;
+    }
+
+    ngx_http_smile_webhook_dedupe_unclaim(ctx, state);
+    ngx_http_smile_webhook_dedupe_settle(ctx, state);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "smile webhook: event id \"%s\" %s", ctx->event.id.data,
+                   state == NGX_HTTP_SMILE_DEDUPE_DELIVERED ? "delivered"
+                   : state ? "spooled" : "released");
+}
+
+
+/*
+ * The zone's in-flight entry of this request becomes delivered, spooled,
+ * or (state 0) goes.  Its node cannot have gone: an id in flight is removed
+ * only by the worker that holds it, or by another one once that worker has
+ * exited.  The id is compared anyway.
+ */
+
+static void
+ngx_http_smile_webhook_dedupe_settle(ngx_http_smile_webhook_ctx_t *ctx,
+    ngx_uint_t state)
+{
     smile_field_t                         *id;
     ngx_http_smile_webhook_dedupe_t       *dd;
     ngx_http_smile_webhook_dedupe_node_t  *dn;
@@ -694,7 +1042,6 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
 
     id = &ctx->event.id;
     dn = ctx->dedupe_node;
-    delivered = ngx_http_smile_webhook_delivered(r);
 
     ngx_shmtx_lock(&dd->shpool->mutex);
 
@@ -706,37 +1053,31 @@ ngx_http_smile_webhook_dedupe_release(ngx_http_smile_webhook_ctx_t *ctx,
         ngx_queue_remove(&dn->queue);
         dd->sh->nin_flight--;
 
-        if (delivered) {
-            dn->state = NGX_HTTP_SMILE_DEDUPE_DELIVERED;
-            dn->expire = ngx_time() + dd->ttl;
-            dn->pid = 0;
+        dn->state = (u_char) state;
+        dn->pid = 0;
 
+        switch (state) {
+
+        case NGX_HTTP_SMILE_DEDUPE_DELIVERED:
+            dn->expire = ngx_time() + dd->ttl;
             ngx_queue_insert_head(&dd->sh->delivered, &dn->queue);
             dd->sh->ndelivered++;
+            break;
 
-        } else if (ctx->result == NGX_HTTP_SMILE_WEBHOOK_SPOOLED
-                   || ctx->attempt)
-        {
-            /* in the spool: the replayer delivers it, nobody else */
-
-            dn->state = NGX_HTTP_SMILE_DEDUPE_SPOOLED;
+        case NGX_HTTP_SMILE_DEDUPE_SPOOLED:
             dn->expire = ngx_time() + ctx->conf->spool->keep;
-            dn->pid = 0;
-
             ngx_queue_insert_head(&dd->sh->spooled, &dn->queue);
             dd->sh->nspooled++;
+            break;
 
-        } else {
+        default:
             ngx_http_smile_webhook_dedupe_unlink(dd, dn);
             ngx_slab_free_locked(dd->shpool, dn);
+            break;
         }
     }
 
     ngx_shmtx_unlock(&dd->shpool->mutex);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "smile webhook: event id \"%s\" %s", id->data,
-                   delivered ? "delivered" : "released");
 }
 
 

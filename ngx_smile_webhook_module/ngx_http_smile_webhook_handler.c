@@ -12,7 +12,8 @@
  *   body_handler once the body is read (each buffer went to the HMAC and
  *                the parser as it arrived, see _body.c)
  *   check        the signature, then the event
- *   policy       type filter, replay window, dedupe
+ *   policy       type filter, replay window, dedupe (which may ask Redis
+ *                and resume the request with its answer)
  *   verdict      the result's row: status, log line, request headers
  *
  * The verdict is kept in the context; the handler, run again when the
@@ -39,6 +40,10 @@ static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_precheck(
 static ngx_int_t ngx_http_smile_webhook_signature(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 static void ngx_http_smile_webhook_body_handler(ngx_http_request_t *r);
+static void ngx_http_smile_webhook_decided(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_result_e result);
+static void ngx_http_smile_webhook_resume(ngx_http_request_t *r,
+    ngx_http_smile_webhook_result_e result);
 static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_check(
     ngx_http_request_t *r, ngx_http_smile_webhook_ctx_t *ctx);
 static ngx_http_smile_webhook_result_e ngx_http_smile_webhook_policy(
@@ -389,9 +394,26 @@ ngx_http_smile_webhook_body_handler(ngx_http_request_t *r)
     result = ngx_http_smile_webhook_check(r, ctx);
 
     if (result == NGX_HTTP_SMILE_WEBHOOK_OK && !ctx->failed) {
+        ctx->resume = ngx_http_smile_webhook_resume;
+
         result = ngx_http_smile_webhook_policy(r, ctx);
+
+        if (result == NGX_HTTP_SMILE_WEBHOOK_NONE) {
+            /* Redis is asked about the id: its answer resumes the request */
+            return;
+        }
     }
 
+    ngx_http_smile_webhook_decided(r, ctx, result);
+}
+
+
+/* the verdict, and the phases go on: to the content handler, or not */
+
+static void
+ngx_http_smile_webhook_decided(ngx_http_request_t *r,
+    ngx_http_smile_webhook_ctx_t *ctx, ngx_http_smile_webhook_result_e result)
+{
     if (ctx->failed) {
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
@@ -403,6 +425,23 @@ ngx_http_smile_webhook_body_handler(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/* Redis answered, or did not in time: the request goes on */
+
+static void
+ngx_http_smile_webhook_resume(ngx_http_request_t *r,
+    ngx_http_smile_webhook_result_e result)
+{
+    ngx_connection_t              *c;
+    ngx_http_smile_webhook_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_smile_webhook_get_ctx(r);
+
+    ngx_http_smile_webhook_decided(r, ctx, result);
+    ngx_http_run_posted_requests(c);
 }
 
 

@@ -33,14 +33,13 @@ static char *ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_smile_webhook_max_age(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_http_smile_webhook_read_file(ngx_conf_t *cf,
-    ngx_str_t *directive, ngx_str_t *path, ngx_str_t *text);
 static ngx_int_t ngx_http_smile_webhook_add_secret(ngx_conf_t *cf,
     ngx_http_smile_webhook_loc_conf_t *swlcf, u_char *secret, size_t len,
     ngx_str_t *name);
 static void ngx_http_smile_webhook_free_keys(void *data);
 static ngx_int_t ngx_http_smile_webhook_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_smile_webhook_init_process(ngx_cycle_t *cycle);
 static void ngx_http_smile_webhook_exit_process(ngx_cycle_t *cycle);
 
 
@@ -140,6 +139,13 @@ static ngx_command_t  ngx_http_smile_webhook_commands[] = {
       0,
       NULL },
 
+    { ngx_string("smile_webhook_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_smile_webhook_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("smile_webhook_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_smile_webhook_status,
@@ -173,7 +179,7 @@ ngx_module_t  ngx_http_smile_webhook_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_smile_webhook_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_smile_webhook_exit_process,   /* exit process */
@@ -582,7 +588,7 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* a small file read whole at configuration time, into the temp pool */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *path, ngx_str_t *text)
 {
@@ -1017,13 +1023,33 @@ ngx_http_smile_webhook_postconfiguration(ngx_conf_t *cf)
 }
 
 
+/* a connection to Redis in each process that serves or replays */
+
+static ngx_int_t
+ngx_http_smile_webhook_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_smile_webhook_main_conf_t  *swmcf;
+
+    swmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                ngx_http_smile_webhook_module);
+
+    if (swmcf == NULL || swmcf->redis == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_smile_webhook_redis_init_process(cycle, swmcf->redis);
+}
+
+
 /*
  * The HMAC and the parser keep a few contexts per process for the next
- * request; they go before the module is unloaded.
+ * request; they go before the module is unloaded, as does the connection
+ * to Redis.
  */
 
 static void
 ngx_http_smile_webhook_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_smile_webhook_redis_exit_process();
     smile_exit();
 }

@@ -148,10 +148,27 @@ typedef struct {
 } ngx_http_smile_webhook_loc_conf_t;
 
 
+/* smile_webhook_redis */
+typedef struct {
+    ngx_addr_t                  addr;
+    ngx_str_t                   password;   /* from password_file */
+    ngx_str_t                   prefix;
+    ngx_uint_t                  db;
+    ngx_msec_t                  timeout;
+} ngx_http_smile_webhook_redis_conf_t;
+
+typedef struct ngx_http_smile_webhook_redis_cmd_s
+    ngx_http_smile_webhook_redis_cmd_t;
+
+/* a reply, or NULL when there was none (connection failed, too late) */
+typedef void (*ngx_http_smile_webhook_redis_pt)(void *data, void *reply);
+
+
 typedef struct {
     ngx_array_t                *dedupe_zones;   /* of ngx_shm_zone_t * */
     ngx_array_t                *dedupe_refs;    /* zones named in locations */
     ngx_array_t                *spools;         /* of spool_t * */
+    ngx_http_smile_webhook_redis_conf_t  *redis;    /* NULL: none */
     ngx_shm_zone_t             *status;
 } ngx_http_smile_webhook_main_conf_t;
 
@@ -176,6 +193,13 @@ typedef struct {
 
     ngx_uint_t                          attempt;    /* of a replay, or 0 */
     ngx_http_handler_pt                 content;    /* a replay's own */
+
+    /* the request path goes on with a result Redis gave */
+    void                              (*resume)(ngx_http_request_t *r,
+                                          ngx_http_smile_webhook_result_e
+                                          result);
+    ngx_http_smile_webhook_redis_cmd_t *redis_cmd;  /* waiting for it */
+    ngx_str_t                           redis_owner;    /* our claim */
 
     unsigned                            hashing:1;
     unsigned                            reading:1;  /* body being read */
@@ -244,9 +268,26 @@ void ngx_http_smile_webhook_replay_hold(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 ngx_http_smile_webhook_spool_stats_t *ngx_http_smile_webhook_spool_stats(
     ngx_http_smile_webhook_spool_t *spool, ngx_str_t *path);
+ngx_int_t ngx_http_smile_webhook_spool_stream_key(ngx_pool_t *pool,
+    ngx_http_smile_webhook_redis_conf_t *rcf, ngx_str_t *key);
 
 /* _replay.c */
 ngx_msec_t ngx_http_smile_webhook_replay_manager(void *data);
+
+/* _redis.c */
+char *ngx_http_smile_webhook_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_smile_webhook_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_smile_webhook_redis_conf_t *rcf);
+void ngx_http_smile_webhook_redis_exit_process(void);
+ngx_int_t ngx_http_smile_webhook_redis_up(void);
+ngx_http_smile_webhook_redis_conf_t *ngx_http_smile_webhook_redis_conf(void);
+ngx_int_t ngx_http_smile_webhook_redis_command(
+    ngx_http_smile_webhook_redis_pt handler, void *data, int argc,
+    const char **argv, const size_t *argvlen,
+    ngx_http_smile_webhook_redis_cmd_t **cmd);
+void ngx_http_smile_webhook_redis_cancel(
+    ngx_http_smile_webhook_redis_cmd_t *cmd);
 
 /* _status.c */
 ngx_int_t ngx_http_smile_webhook_status_init(ngx_conf_t *cf,
@@ -257,6 +298,16 @@ void ngx_http_smile_webhook_count(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx);
 void ngx_http_smile_webhook_recount(ngx_http_request_t *r,
     ngx_http_smile_webhook_result_e from, ngx_http_smile_webhook_result_e to);
+void ngx_http_smile_webhook_redis_state(ngx_uint_t up, ngx_str_t *addr,
+    const char *why);
+void ngx_http_smile_webhook_redis_fallback(ngx_uint_t what);
+
+#define NGX_HTTP_SMILE_REDIS_FALLBACK_DEDUPE  0
+#define NGX_HTTP_SMILE_REDIS_FALLBACK_SPOOL   1
+
+/* _module.c */
+ngx_int_t ngx_http_smile_webhook_read_file(ngx_conf_t *cf,
+    ngx_str_t *directive, ngx_str_t *path, ngx_str_t *text);
 
 
 #endif /* _NGX_HTTP_SMILE_WEBHOOK_MODULE_H_INCLUDED_ */

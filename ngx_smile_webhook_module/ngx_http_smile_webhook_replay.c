@@ -28,6 +28,7 @@
 
 #include <dirent.h>
 #include <sys/file.h>
+#include <hiredis/hiredis.h>
 
 
 #define NGX_HTTP_SMILE_REPLAY_SLOTS     8
@@ -56,6 +57,7 @@ typedef struct {
     off_t                               size;
     u_char                              id[SMILE_ID_MAX + 1];
     u_char                              name[NGX_HTTP_SMILE_REPLAY_NAME];
+    ngx_str_t                           entry;      /* in the stream */
     unsigned                            busy:1;
 } ngx_http_smile_webhook_replay_t;
 
@@ -64,6 +66,10 @@ typedef struct {
 struct ngx_http_smile_webhook_replayer_s {
     ngx_http_smile_webhook_spool_t     *spool;
     ngx_fd_t                            lock;
+    ngx_str_t                           stream;     /* the Redis key */
+    ngx_str_t                           consumer;   /* HOST:PATH */
+    unsigned                            group:1;    /* created */
+    unsigned                            asking:1;   /* a command is out */
     ngx_uint_t                          ndue;
     ngx_uint_t                          next;
     u_char                             *due;        /* names, fixed size */
@@ -107,6 +113,34 @@ static void ngx_http_smile_webhook_replay_send(ngx_event_t *wev);
 static void ngx_http_smile_webhook_replay_recv(ngx_event_t *rev);
 static void ngx_http_smile_webhook_replay_done(
     ngx_http_smile_webhook_replay_t *rs, ngx_uint_t status);
+static void ngx_http_smile_webhook_replay_stream(
+    ngx_http_smile_webhook_replayer_t *rp);
+static void ngx_http_smile_webhook_replay_ask(
+    ngx_http_smile_webhook_replayer_t *rp,
+    ngx_http_smile_webhook_redis_pt handler, int argc, const char **argv,
+    const size_t *argvlen);
+static void ngx_http_smile_webhook_replay_group(void *data, void *rp_);
+static void ngx_http_smile_webhook_replay_pending(
+    ngx_http_smile_webhook_replayer_t *rp);
+static void ngx_http_smile_webhook_replay_pended(void *data, void *rp_);
+static void ngx_http_smile_webhook_replay_read(
+    ngx_http_smile_webhook_replayer_t *rp);
+static void ngx_http_smile_webhook_replay_got(void *data, void *rp_);
+static void ngx_http_smile_webhook_replay_claimed(void *data, void *rp_);
+static void ngx_http_smile_webhook_replay_entries(
+    ngx_http_smile_webhook_replayer_t *rp, void *list, ngx_uint_t attempts);
+static ngx_http_smile_webhook_replay_t *ngx_http_smile_webhook_replay_slot(
+    ngx_http_smile_webhook_replayer_t *rp);
+static void ngx_http_smile_webhook_replay_entry_start(
+    ngx_http_smile_webhook_replay_t *rs, ngx_str_t *id, ngx_str_t *record,
+    time_t received, ngx_uint_t attempts);
+static void ngx_http_smile_webhook_replay_acked(
+    ngx_http_smile_webhook_replay_t *rs, ngx_uint_t status);
+static void ngx_http_smile_webhook_replay_forget(
+    ngx_http_smile_webhook_replayer_t *rp, ngx_str_t *entry);
+static void ngx_http_smile_webhook_replay_bury(
+    ngx_http_smile_webhook_replayer_t *rp, ngx_str_t *entry,
+    ngx_str_t *record, time_t received);
 static time_t ngx_http_smile_webhook_replay_backoff(
     ngx_http_smile_webhook_spool_t *spool, ngx_uint_t attempts);
 
@@ -135,6 +169,7 @@ ngx_http_smile_webhook_replay_manager(void *data)
 
     ngx_http_smile_webhook_replay_scan(rp);
     ngx_http_smile_webhook_replay_next(rp);
+    ngx_http_smile_webhook_replay_stream(rp);
 
     return NGX_HTTP_SMILE_REPLAY_SCAN;
 }
@@ -453,6 +488,7 @@ ngx_http_smile_webhook_replay_start(ngx_http_smile_webhook_replay_t *rs,
 
     rs->busy = 1;
     rs->nin = 0;
+    ngx_str_null(&rs->entry);
     rs->attempts = e.attempts;
     rs->received = e.received;
     ngx_cpystrn(rs->name, name, NGX_HTTP_SMILE_REPLAY_NAME);
@@ -840,6 +876,11 @@ ngx_http_smile_webhook_replay_done(ngx_http_smile_webhook_replay_t *rs,
         rs->peer.connection = NULL;
     }
 
+    if (rs->entry.len) {
+        ngx_http_smile_webhook_replay_acked(rs, status);
+        return;
+    }
+
     p = ngx_snprintf(from, sizeof(from) - 1, "%V/%s", &spool->path,
                      rs->name);
     *p = '\0';
@@ -920,4 +961,603 @@ ngx_http_smile_webhook_replay_backoff(ngx_http_smile_webhook_spool_t *spool,
     }
 
     return ngx_max(ngx_min(t, NGX_HTTP_SMILE_REPLAY_BACKOFF), spool->retry);
+}
+
+
+/*
+ * With smile_webhook_redis: the stream every node spools to, read through
+ * the consumer group "smile", one consumer per node and spool (HOST:PATH).
+ * Each pass: new entries (XREADGROUP), and pending ones whose back-off
+ * is over, whoever they were given to — a node that died leaves its
+ * entries pending, and another takes them (XPENDING, XCLAIM).  A delivered
+ * entry is acknowledged and deleted; a failed one stays pending; one older
+ * than keep is written to the local dead/ and deleted.  One command at a
+ * time; the replies drive the rest.
+ */
+
+static void
+ngx_http_smile_webhook_replay_stream(ngx_http_smile_webhook_replayer_t *rp)
+{
+    ngx_http_smile_webhook_redis_conf_t  *rcf;
+    const char                           *argv[6];
+    size_t                                argvlen[6];
+
+    rcf = ngx_http_smile_webhook_redis_conf();
+
+    if (rcf == NULL || rp->asking || !ngx_http_smile_webhook_redis_up()) {
+        return;
+    }
+
+    if (rp->stream.len == 0) {
+        if (ngx_http_smile_webhook_spool_stream_key(ngx_cycle->pool, rcf,
+                                                    &rp->stream)
+            != NGX_OK)
+        {
+            return;
+        }
+
+        rp->consumer.len = ngx_cycle->hostname.len + 1 + rp->spool->path.len;
+        rp->consumer.data = ngx_pnalloc(ngx_cycle->pool, rp->consumer.len);
+        if (rp->consumer.data == NULL) {
+            rp->stream.len = 0;
+            return;
+        }
+
+        ngx_sprintf(rp->consumer.data, "%V:%V", &ngx_cycle->hostname,
+                    &rp->spool->path);
+    }
+
+    if (!rp->group) {
+        argv[0] = "XGROUP";
+        argvlen[0] = 6;
+        argv[1] = "CREATE";
+        argvlen[1] = 6;
+        argv[2] = (const char *) rp->stream.data;
+        argvlen[2] = rp->stream.len;
+        argv[3] = "smile";
+        argvlen[3] = 5;
+        argv[4] = "0";
+        argvlen[4] = 1;
+        argv[5] = "MKSTREAM";
+        argvlen[5] = 8;
+
+        ngx_http_smile_webhook_replay_ask(rp,
+                                          ngx_http_smile_webhook_replay_group,
+                                          6, argv, argvlen);
+        return;
+    }
+
+    ngx_http_smile_webhook_replay_pending(rp);
+}
+
+
+static void
+ngx_http_smile_webhook_replay_ask(ngx_http_smile_webhook_replayer_t *rp,
+    ngx_http_smile_webhook_redis_pt handler, int argc, const char **argv,
+    const size_t *argvlen)
+{
+    rp->asking = 1;
+
+    if (ngx_http_smile_webhook_redis_command(handler, rp, argc, argv, argvlen,
+                                             NULL)
+        != NGX_OK)
+    {
+        rp->asking = 0;
+    }
+}
+
+
+static void
+ngx_http_smile_webhook_replay_group(void *data, void *rp_)
+{
+    ngx_http_smile_webhook_replayer_t *rp = data;
+
+    redisReply  *reply = rp_;
+
+    rp->asking = 0;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR
+        && ngx_strstr(reply->str, "BUSYGROUP") == NULL)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "smile webhook: redis XGROUP CREATE failed: %s",
+                      reply->str);
+        return;
+    }
+
+    rp->group = 1;
+
+    ngx_http_smile_webhook_replay_pending(rp);
+}
+
+
+/* the pending entries idle for at least "retry" */
+
+static void
+ngx_http_smile_webhook_replay_pending(ngx_http_smile_webhook_replayer_t *rp)
+{
+    u_char       *p;
+    const char   *argv[8];
+    size_t        argvlen[8];
+    u_char        idle[NGX_INT_T_LEN];
+
+    p = ngx_sprintf(idle, "%T", rp->spool->retry * 1000);
+
+    argv[0] = "XPENDING";
+    argvlen[0] = 8;
+    argv[1] = (const char *) rp->stream.data;
+    argvlen[1] = rp->stream.len;
+    argv[2] = "smile";
+    argvlen[2] = 5;
+    argv[3] = "IDLE";
+    argvlen[3] = 4;
+    argv[4] = (const char *) idle;
+    argvlen[4] = p - idle;
+    argv[5] = "-";
+    argvlen[5] = 1;
+    argv[6] = "+";
+    argvlen[6] = 1;
+    argv[7] = "16";
+    argvlen[7] = 2;
+
+    ngx_http_smile_webhook_replay_ask(rp,
+                                      ngx_http_smile_webhook_replay_pended,
+                                      8, argv, argvlen);
+}
+
+
+/*
+ * [[id, consumer, idle ms, deliveries], ...]: those whose back-off is over
+ * are claimed, one XCLAIM each; then the new entries are read.
+ */
+
+static void
+ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
+{
+    ngx_http_smile_webhook_replayer_t *rp = data;
+
+    redisReply                       *reply = rp_, *e;
+    ngx_uint_t                        i, attempts;
+    const char                       *argv[6];
+    size_t                            argvlen[6];
+    ngx_http_smile_webhook_replay_t  *rs;
+
+    rp->asking = 0;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR
+        && ngx_strstr(reply->str, "NOGROUP"))
+    {
+        /* Redis lost the stream (restarted without persistence) */
+        rp->group = 0;
+        return;
+    }
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || e->element[2]->type != REDIS_REPLY_INTEGER
+            || e->element[3]->type != REDIS_REPLY_INTEGER)
+        {
+            continue;
+        }
+
+        /* deliveries so far: the first one, and each replay */
+
+        attempts = (ngx_uint_t) e->element[3]->integer + 1;
+
+        if (e->element[2]->integer
+            < ngx_http_smile_webhook_replay_backoff(rp->spool, attempts)
+              * 1000)
+        {
+            continue;
+        }
+
+        rs = ngx_http_smile_webhook_replay_slot(rp);
+
+        if (rs == NULL) {
+            break;
+        }
+
+        /* the slot is held until the entry comes back */
+
+        rs->busy = 1;
+        rs->rp = rp;
+        rs->attempts = attempts;
+        rs->pool = NULL;
+        ngx_str_null(&rs->entry);
+        ngx_sprintf(rs->name, "redis:%*s%Z", e->element[0]->len,
+                    e->element[0]->str);
+
+        argv[0] = "XCLAIM";
+        argvlen[0] = 6;
+        argv[1] = (const char *) rp->stream.data;
+        argvlen[1] = rp->stream.len;
+        argv[2] = "smile";
+        argvlen[2] = 5;
+        argv[3] = (const char *) rp->consumer.data;
+        argvlen[3] = rp->consumer.len;
+        argv[4] = "0";
+        argvlen[4] = 1;
+        argv[5] = e->element[0]->str;
+        argvlen[5] = e->element[0]->len;
+
+        if (ngx_http_smile_webhook_redis_command(
+                ngx_http_smile_webhook_replay_claimed, rs, 6, argv, argvlen,
+                NULL)
+            != NGX_OK)
+        {
+            rs->busy = 0;
+            break;
+        }
+    }
+
+    ngx_http_smile_webhook_replay_read(rp);
+}
+
+
+static void
+ngx_http_smile_webhook_replay_read(ngx_http_smile_webhook_replayer_t *rp)
+{
+    const char  *argv[9];
+    size_t       argvlen[9];
+
+    if (ngx_http_smile_webhook_replay_slot(rp) == NULL) {
+        return;
+    }
+
+    argv[0] = "XREADGROUP";
+    argvlen[0] = 10;
+    argv[1] = "GROUP";
+    argvlen[1] = 5;
+    argv[2] = "smile";
+    argvlen[2] = 5;
+    argv[3] = (const char *) rp->consumer.data;
+    argvlen[3] = rp->consumer.len;
+    argv[4] = "COUNT";
+    argvlen[4] = 5;
+    argv[5] = "4";
+    argvlen[5] = 1;
+    argv[6] = "STREAMS";
+    argvlen[6] = 7;
+    argv[7] = (const char *) rp->stream.data;
+    argvlen[7] = rp->stream.len;
+    argv[8] = ">";
+    argvlen[8] = 1;
+
+    ngx_http_smile_webhook_replay_ask(rp, ngx_http_smile_webhook_replay_got,
+                                      9, argv, argvlen);
+}
+
+
+/* XREADGROUP: [[stream, [[id, [field, record]], ...]]] */
+
+static void
+ngx_http_smile_webhook_replay_got(void *data, void *rp_)
+{
+    ngx_http_smile_webhook_replayer_t *rp = data;
+
+    redisReply  *reply = rp_;
+
+    rp->asking = 0;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_ARRAY
+        || reply->element[0]->elements < 2)
+    {
+        return;
+    }
+
+    ngx_http_smile_webhook_replay_entries(rp, reply->element[0]->element[1],
+                                          1);
+}
+
+
+/* XCLAIM: [[id, [field, record]]], for the slot held for it */
+
+static void
+ngx_http_smile_webhook_replay_claimed(void *data, void *rp_)
+{
+    ngx_http_smile_webhook_replay_t *rs = data;
+
+    redisReply  *reply = rp_;
+
+    rs->busy = 0;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    ngx_http_smile_webhook_replay_entries(rs->rp, reply, rs->attempts);
+}
+
+
+/*
+ * Entries to deliver, made "attempts" deliveries so far (1 for a new one:
+ * the delivery that failed), or, past "keep", to dead/.
+ */
+
+static void
+ngx_http_smile_webhook_replay_entries(ngx_http_smile_webhook_replayer_t *rp,
+    void *list, ngx_uint_t attempts)
+{
+    redisReply                       *entries = list, *e, *f;
+    time_t                            received;
+    ngx_str_t                         id, record;
+    ngx_uint_t                        i;
+    ngx_http_smile_webhook_replay_t  *rs;
+
+    if (entries->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i < entries->elements; i++) {
+        e = entries->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || e->element[1]->type != REDIS_REPLY_ARRAY
+            || e->element[1]->elements < 2)
+        {
+            continue;
+        }
+
+        f = e->element[1]->element[1];
+
+        if (f->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        id.data = (u_char *) e->element[0]->str;
+        id.len = e->element[0]->len;
+        record.data = (u_char *) f->str;
+        record.len = f->len;
+
+        /* the entry's id starts with its time in milliseconds */
+
+        received = (time_t) (ngx_atotm(id.data,
+                                       ngx_strlchr(id.data, id.data + id.len,
+                                                   '-')
+                                       ? (size_t) (ngx_strlchr(id.data,
+                                                        id.data + id.len, '-')
+                                                   - id.data)
+                                       : id.len) / 1000);
+
+        if (ngx_time() - received >= rp->spool->keep) {
+            ngx_http_smile_webhook_replay_bury(rp, &id, &record, received);
+            continue;
+        }
+
+        rs = ngx_http_smile_webhook_replay_slot(rp);
+
+        if (rs == NULL) {
+            /* left pending; claimed again after its back-off */
+            continue;
+        }
+
+        ngx_http_smile_webhook_replay_entry_start(rs, &id, &record,
+                                                  received, attempts);
+    }
+}
+
+
+static ngx_http_smile_webhook_replay_t *
+ngx_http_smile_webhook_replay_slot(ngx_http_smile_webhook_replayer_t *rp)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_SMILE_REPLAY_SLOTS; i++) {
+        if (!rp->slots[i].busy) {
+            rp->slots[i].rp = rp;
+            return &rp->slots[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a stream entry's delivery, through this node's replay socket */
+
+static void
+ngx_http_smile_webhook_replay_entry_start(ngx_http_smile_webhook_replay_t *rs,
+    ngx_str_t *id, ngx_str_t *record, time_t received, ngx_uint_t attempts)
+{
+    u_char     *p, *last;
+    ngx_str_t   file, socket;
+
+    rs->pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (rs->pool == NULL) {
+        return;
+    }
+
+    rs->busy = 1;
+    rs->nin = 0;
+    rs->attempts = attempts;
+    rs->received = received;
+    rs->size = record->len;
+
+    rs->entry.data = ngx_pstrdup(rs->pool, id);
+    file.data = ngx_pstrdup(rs->pool, record);
+
+    if (rs->entry.data == NULL || file.data == NULL) {
+        ngx_destroy_pool(rs->pool);
+        rs->busy = 0;
+        return;
+    }
+
+    rs->entry.len = id->len;
+    file.len = record->len;
+
+    ngx_snprintf(rs->name, NGX_HTTP_SMILE_REPLAY_NAME - 1, "redis:%V%Z", id);
+
+    /* the event id, for the log lines */
+
+    rs->id[0] = '\0';
+    last = file.data + file.len;
+    p = ngx_strnstr(file.data, "\nid: ", file.len);
+
+    if (p) {
+        p += 5;
+        last = ngx_strlchr(p, last, '\n');
+
+        if (last && (size_t) (last - p) < sizeof(rs->id)) {
+            ngx_memcpy(rs->id, p, last - p);
+            rs->id[last - p] = '\0';
+        }
+    }
+
+    if (ngx_http_smile_webhook_replay_request(rs, &file, &socket) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "smile webhook: redis entry %V is not a record",
+                      &rs->entry);
+        ngx_destroy_pool(rs->pool);
+        rs->busy = 0;
+        return;
+    }
+
+    /* whichever node spooled it, this node's listener takes it */
+
+    if (ngx_http_smile_webhook_replay_connect(rs, &rs->rp->spool->socket)
+        != NGX_OK)
+    {
+        ngx_http_smile_webhook_replay_done(rs, 0);
+    }
+}
+
+
+/* a delivered entry is acknowledged and deleted; a failed one stays */
+
+static void
+ngx_http_smile_webhook_replay_acked(ngx_http_smile_webhook_replay_t *rs,
+    ngx_uint_t status)
+{
+    ngx_http_smile_webhook_replayer_t     *rp;
+    ngx_http_smile_webhook_spool_stats_t  *stats;
+
+    rp = rs->rp;
+    stats = &rp->spool->sh->stats;
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_smile_webhook_replay_forget(rp, &rs->entry);
+
+        (void) ngx_atomic_fetch_add(&stats->delivered, 1);
+
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "smile webhook: event id \"%s\" delivered by replay "
+                      "from redis, attempt %ui, answer %ui", rs->id,
+                      rs->attempts + 1, status);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&stats->retried, 1);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "smile webhook: replay of event id \"%s\" from redis "
+                      "failed, attempt %ui, answer %ui; next in %T s",
+                      rs->id, rs->attempts + 1, status,
+                      ngx_http_smile_webhook_replay_backoff(rp->spool,
+                                                        rs->attempts + 1));
+    }
+
+    ngx_destroy_pool(rs->pool);
+    rs->pool = NULL;
+    rs->busy = 0;
+}
+
+
+/* XACK and XDEL: the entry is done with; not waited for */
+
+static void
+ngx_http_smile_webhook_replay_forget(ngx_http_smile_webhook_replayer_t *rp,
+    ngx_str_t *entry)
+{
+    const char  *argv[4];
+    size_t       argvlen[4];
+
+    argv[0] = "XACK";
+    argvlen[0] = 4;
+    argv[1] = (const char *) rp->stream.data;
+    argvlen[1] = rp->stream.len;
+    argv[2] = "smile";
+    argvlen[2] = 5;
+    argv[3] = (const char *) entry->data;
+    argvlen[3] = entry->len;
+
+    (void) ngx_http_smile_webhook_redis_command(NULL, NULL, 4, argv, argvlen,
+                                                NULL);
+
+    argv[0] = "XDEL";
+    argv[2] = (const char *) entry->data;
+    argvlen[2] = entry->len;
+
+    (void) ngx_http_smile_webhook_redis_command(NULL, NULL, 3, argv, argvlen,
+                                                NULL);
+}
+
+
+/* an entry past "keep": written to the local dead/, then forgotten */
+
+static void
+ngx_http_smile_webhook_replay_bury(ngx_http_smile_webhook_replayer_t *rp,
+    ngx_str_t *entry, ngx_str_t *record, time_t received)
+{
+    u_char                          *p;
+    ngx_fd_t                         fd;
+    ngx_http_smile_webhook_spool_t  *spool;
+    u_char                           name[NGX_MAX_PATH];
+
+    spool = rp->spool;
+
+    p = ngx_snprintf(name, sizeof(name) - 1, "%V/dead", &spool->path);
+    *p = '\0';
+
+    if (ngx_create_dir(name, 0700) == NGX_FILE_ERROR
+        && ngx_errno != NGX_EEXIST)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      ngx_create_dir_n " \"%s\" failed", name);
+        return;
+    }
+
+    p = ngx_snprintf(name, sizeof(name) - 1, "%V/dead/ev-%T-0-redis-%V",
+                     &spool->path, received, entry);
+    *p = '\0';
+
+    fd = ngx_open_file(name, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_OWNER_ACCESS);
+
+    if (fd == NGX_INVALID_FILE
+        || ngx_write_fd(fd, record->data, record->len)
+           != (ssize_t) record->len
+        || fsync(fd) == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "writing \"%s\" failed", name);
+
+        if (fd != NGX_INVALID_FILE) {
+            (void) ngx_close_file(fd);
+        }
+
+        return;
+    }
+
+    (void) ngx_close_file(fd);
+
+    ngx_http_smile_webhook_replay_forget(rp, entry);
+
+    (void) ngx_atomic_fetch_add(&spool->sh->stats.dead, 1);
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "smile webhook: redis entry %V was not delivered in %T s; "
+                  "moved to \"%s\"", entry, spool->keep, name);
 }

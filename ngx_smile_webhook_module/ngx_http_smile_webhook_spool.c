@@ -46,12 +46,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <hiredis/hiredis.h>
 
 
 #define NGX_HTTP_SMILE_SPOOL_RETRY      30
 #define NGX_HTTP_SMILE_SPOOL_KEEP       (7 * 86400)
 #define NGX_HTTP_SMILE_SPOOL_ZONE       (8 * 4096)
 #define NGX_HTTP_SMILE_SPOOL_CHUNK      16384
+#define NGX_HTTP_SMILE_SPOOL_HOLD       3600000
 
 
 /* one record being written: the thread's view of it */
@@ -65,6 +67,12 @@ typedef struct {
     off_t                       size;
     ngx_err_t                   err;
     const char                 *op;         /* the call that failed */
+    ngx_event_t                 hold;       /* keeps an exiting worker */
+#if (NGX_THREADS)
+    ngx_thread_task_t          *task;
+#endif
+    ngx_http_smile_webhook_redis_cmd_t  *cmd;   /* XADD, waiting */
+    unsigned                    shared:1;   /* in the Redis stream */
 } ngx_http_smile_webhook_spool_write_t;
 
 
@@ -98,7 +106,19 @@ static ngx_int_t ngx_http_smile_webhook_spool_write_body(int fd,
     ngx_http_smile_webhook_spool_write_t *w);
 static ngx_int_t ngx_http_smile_webhook_write_all(int fd, u_char *p,
     size_t len);
+static void ngx_http_smile_webhook_spool_file(
+    ngx_http_smile_webhook_spool_write_t *w);
+static ngx_int_t ngx_http_smile_webhook_spool_share(ngx_http_request_t *r,
+    ngx_http_smile_webhook_spool_write_t *w);
+static void ngx_http_smile_webhook_spool_shared(void *data, void *rp);
+static ngx_int_t ngx_http_smile_webhook_spool_whole(ngx_http_request_t *r,
+    ngx_http_smile_webhook_spool_write_t *w, ngx_str_t *record);
+static void ngx_http_smile_webhook_spool_hold(ngx_event_t *ev);
+#if (NGX_THREADS)
 static void ngx_http_smile_webhook_spool_written(ngx_event_t *ev);
+#endif
+static void ngx_http_smile_webhook_spool_done(
+    ngx_http_smile_webhook_spool_write_t *w);
 static ngx_int_t ngx_http_smile_webhook_spool_answer(ngx_http_request_t *r,
     ngx_http_smile_webhook_ctx_t *ctx, ngx_uint_t status);
 
@@ -834,31 +854,201 @@ ngx_http_smile_webhook_spool_start(ngx_http_request_t *r,
     r->main->count++;
     r->main->blocked++;
 
+    /*
+     * A worker that exits after a reload waits for its timers: this one
+     * keeps it until the record is written and the client answered.
+     */
+
+    w->hold.handler = ngx_http_smile_webhook_spool_hold;
+    w->hold.data = w;
+    w->hold.log = r->connection->log;
+    ngx_add_timer(&w->hold, NGX_HTTP_SMILE_SPOOL_HOLD);
+
 #if (NGX_THREADS)
+    w->task = task;
+#endif
+
+    if (ngx_http_smile_webhook_spool_share(r, w) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_http_smile_webhook_spool_file(w);
+
+    return NGX_OK;
+}
+
+
+/* the record to the spool directory, by a thread */
+
+static void
+ngx_http_smile_webhook_spool_file(ngx_http_smile_webhook_spool_write_t *w)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t  *task;
+
+    task = w->task;
+
     task->handler = ngx_http_smile_webhook_spool_write;
     task->event.data = task;
     task->event.handler = ngx_http_smile_webhook_spool_written;
 
-    if (ngx_thread_task_post(spool->thread_pool, task) == NGX_OK) {
-        return NGX_OK;
+    if (ngx_thread_task_post(w->spool->thread_pool, task) == NGX_OK) {
+        return;
     }
 
     /* the queue is full: written here, rather than not at all */
 #endif
 
-    ngx_http_smile_webhook_spool_write(w, r->connection->log);
+    ngx_http_smile_webhook_spool_write(w, w->request->connection->log);
+    ngx_http_smile_webhook_spool_done(w);
+}
 
-#if (NGX_THREADS)
-    ngx_http_smile_webhook_spool_written(&task->event);
-#else
-    {
-        ngx_event_t  ev;
 
-        ngx_memzero(&ev, sizeof(ngx_event_t));
-        ev.data = w;
-        ngx_http_smile_webhook_spool_written(&ev);
+/*
+ * With smile_webhook_redis, the record goes to a Redis stream that every
+ * node's replayer reads: XADD PREFIX{spool}:stream * r RECORD.  Acknowledged
+ * once Redis has it (its own persistence decides what survives a crash of
+ * Redis).  NGX_DECLINED when Redis is not there: the file, as before.
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_spool_share(ngx_http_request_t *r,
+    ngx_http_smile_webhook_spool_write_t *w)
+{
+    ngx_str_t                             key, record;
+    ngx_http_smile_webhook_redis_conf_t  *rcf;
+    const char                           *argv[5];
+    size_t                                argvlen[5];
+
+    rcf = ngx_http_smile_webhook_redis_conf();
+
+    if (rcf == NULL) {
+        return NGX_DECLINED;
     }
-#endif
+
+    if (!ngx_http_smile_webhook_redis_up()
+        || ngx_http_smile_webhook_spool_stream_key(r->pool, rcf, &key)
+           != NGX_OK
+        || ngx_http_smile_webhook_spool_whole(r, w, &record) != NGX_OK)
+    {
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_SPOOL);
+        return NGX_DECLINED;
+    }
+
+    argv[0] = "XADD";
+    argvlen[0] = 4;
+    argv[1] = (const char *) key.data;
+    argvlen[1] = key.len;
+    argv[2] = "*";
+    argvlen[2] = 1;
+    argv[3] = "r";
+    argvlen[3] = 1;
+    argv[4] = (const char *) record.data;
+    argvlen[4] = record.len;
+
+    if (ngx_http_smile_webhook_redis_command(
+            ngx_http_smile_webhook_spool_shared, w, 5, argv, argvlen,
+            &w->cmd)
+        != NGX_OK)
+    {
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_SPOOL);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Redis has the record, or did not answer: then the file */
+
+static void
+ngx_http_smile_webhook_spool_shared(void *data, void *rp)
+{
+    ngx_http_smile_webhook_spool_write_t *w = data;
+
+    redisReply  *reply = rp;
+
+    w->cmd = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        ngx_http_smile_webhook_redis_fallback(
+                                        NGX_HTTP_SMILE_REDIS_FALLBACK_SPOOL);
+        ngx_http_smile_webhook_spool_file(w);
+        return;
+    }
+
+    w->shared = 1;
+    w->err = 0;
+    w->op = NULL;
+
+    ngx_http_smile_webhook_spool_done(w);
+}
+
+
+/* the key of the stream all nodes share, in one Cluster slot */
+
+ngx_int_t
+ngx_http_smile_webhook_spool_stream_key(ngx_pool_t *pool,
+    ngx_http_smile_webhook_redis_conf_t *rcf, ngx_str_t *key)
+{
+    key->len = rcf->prefix.len + sizeof("{spool}:stream") - 1;
+    key->data = ngx_pnalloc(pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(key->data, "%V{spool}:stream", &rcf->prefix);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The whole record in memory, for Redis: its lines and the body, read from
+ * the request's temporary file if it is there (a read the worker makes
+ * itself, as when it proxies such a body).
+ */
+
+static ngx_int_t
+ngx_http_smile_webhook_spool_whole(ngx_http_request_t *r,
+    ngx_http_smile_webhook_spool_write_t *w, ngx_str_t *record)
+{
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    record->data = ngx_pnalloc(r->pool, (size_t) w->size);
+    if (record->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(record->data, w->head.data, w->head.len);
+
+    for (cl = w->body; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            if (ngx_buf_in_memory(b)) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    record->len = p - record->data;
 
     return NGX_OK;
 }
@@ -1165,28 +1355,52 @@ ngx_http_smile_webhook_write_all(int fd, u_char *p, size_t len)
 }
 
 
+/* a write that takes this long: said once an hour while it goes on */
+
+static void
+ngx_http_smile_webhook_spool_hold(ngx_event_t *ev)
+{
+    ngx_http_smile_webhook_spool_write_t *w = ev->data;
+
+    ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                  "smile webhook: the spool write of \"%s\" has not ended "
+                  "in an hour", w->temp);
+
+    ngx_add_timer(ev, NGX_HTTP_SMILE_SPOOL_HOLD);
+}
+
+
 /* back in the worker's event loop: the answer to the client */
+
+#if (NGX_THREADS)
 
 static void
 ngx_http_smile_webhook_spool_written(ngx_event_t *ev)
+{
+    ngx_thread_task_t  *task = ev->data;
+
+    ngx_http_smile_webhook_spool_done(task->ctx);
+}
+
+#endif
+
+
+static void
+ngx_http_smile_webhook_spool_done(ngx_http_smile_webhook_spool_write_t *w)
 {
     ngx_uint_t                             status;
     ngx_connection_t                      *c;
     ngx_http_request_t                    *r;
     ngx_http_smile_webhook_ctx_t          *ctx;
     ngx_http_smile_webhook_spool_t        *spool;
-    ngx_http_smile_webhook_spool_write_t  *w;
-#if (NGX_THREADS)
-    ngx_thread_task_t                     *task = ev->data;
-
-    w = task->ctx;
-#else
-    w = ev->data;
-#endif
 
     r = w->request;
     c = r->connection;
     spool = w->spool;
+
+    if (w->hold.timer_set) {
+        ngx_del_timer(&w->hold);
+    }
 
     r->main->blocked--;
 
@@ -1199,10 +1413,15 @@ ngx_http_smile_webhook_spool_written(ngx_event_t *ev)
         ctx->result = NGX_HTTP_SMILE_WEBHOOK_SPOOLED;
         (void) ngx_atomic_fetch_add(&spool->sh->stats.spooled, 1);
 
+        if (w->shared) {
+            /* not in this directory: its room is Redis's */
+            (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, -w->size);
+        }
+
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "smile webhook: the app answered %ui, event id \"%s\" "
-                      "is spooled in \"%V\"", status, ctx->event.id.data,
-                      &spool->path);
+                      "is spooled in %s\"%V\"", status, ctx->event.id.data,
+                      w->shared ? "redis, for " : "", &spool->path);
 
     } else {
         (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, -w->size);

@@ -32,10 +32,15 @@ typedef struct {
     ngx_atomic_t                requests[NGX_HTTP_SMILE_WEBHOOK_NRESULTS];
     ngx_atomic_t                bytes;
     ngx_atomic_t                other_types;
+    ngx_atomic_t                redis_down;     /* an outage is on */
+    ngx_atomic_t                redis_outages;
+    ngx_atomic_t                redis_fallbacks[2];
     ngx_http_smile_webhook_type_slot_t  types[NGX_HTTP_SMILE_STATUS_TYPES];
 } ngx_http_smile_webhook_counters_t;
 
 
+static ngx_http_smile_webhook_counters_t *
+    ngx_http_smile_webhook_counters(void);
 static ngx_int_t ngx_http_smile_webhook_status_init_zone(
     ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_smile_webhook_count_type(
@@ -107,6 +112,74 @@ ngx_http_smile_webhook_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shpool->data = shm_zone->data;
 
     return NGX_OK;
+}
+
+
+static ngx_http_smile_webhook_counters_t *
+ngx_http_smile_webhook_counters(void)
+{
+    ngx_http_smile_webhook_main_conf_t  *swmcf;
+
+    swmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_http_smile_webhook_module);
+
+    if (swmcf == NULL || swmcf->status == NULL) {
+        return NULL;
+    }
+
+    return swmcf->status->data;
+}
+
+
+/*
+ * Redis went away or came back, seen by one process: the first process to
+ * see it says so, once per outage for all of them.
+ */
+
+void
+ngx_http_smile_webhook_redis_state(ngx_uint_t up, ngx_str_t *addr,
+    const char *why)
+{
+    ngx_http_smile_webhook_counters_t  *c;
+
+    c = ngx_http_smile_webhook_counters();
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (up) {
+        if (ngx_atomic_cmp_set(&c->redis_down, 1, 0)) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "smile webhook: redis %V is back: dedupe and the "
+                          "spool are shared again", addr);
+        }
+
+        return;
+    }
+
+    if (ngx_atomic_cmp_set(&c->redis_down, 0, 1)) {
+        (void) ngx_atomic_fetch_add(&c->redis_outages, 1);
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "smile webhook: redis %V is unreachable (%s): dedupe "
+                      "and the spool fall back to this node, and an event "
+                      "delivered by another node may reach the app again",
+                      addr, why);
+    }
+}
+
+
+void
+ngx_http_smile_webhook_redis_fallback(ngx_uint_t what)
+{
+    ngx_http_smile_webhook_counters_t  *c;
+
+    c = ngx_http_smile_webhook_counters();
+
+    if (c) {
+        (void) ngx_atomic_fetch_add(&c->redis_fallbacks[what], 1);
+    }
 }
 
 
@@ -255,6 +328,21 @@ ngx_http_smile_webhook_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     "dedupe because no room could be made in the zone.\n"                    \
     "# TYPE smile_webhook_dedupe_overflows_total counter\n"
 
+#define NGX_HTTP_SMILE_STATUS_REDIS                                          \
+    "# HELP smile_webhook_redis_up Whether Redis answers (0 during an "      \
+    "outage seen by any process).\n"                                         \
+    "# TYPE smile_webhook_redis_up gauge\n"                                  \
+    "smile_webhook_redis_up %uA\n"                                           \
+    "# HELP smile_webhook_redis_outages_total Times Redis became "           \
+    "unreachable.\n"                                                         \
+    "# TYPE smile_webhook_redis_outages_total counter\n"                     \
+    "smile_webhook_redis_outages_total %uA\n"                                \
+    "# HELP smile_webhook_redis_fallbacks_total Decisions made on this "     \
+    "node alone because Redis did not answer, by what.\n"                    \
+    "# TYPE smile_webhook_redis_fallbacks_total counter\n"                   \
+    "smile_webhook_redis_fallbacks_total{what=\"dedupe\"} %uA\n"             \
+    "smile_webhook_redis_fallbacks_total{what=\"spool\"} %uA\n"
+
 /* the spool metrics: one family after the other, a line per spool */
 
 typedef struct {
@@ -386,6 +474,12 @@ ngx_http_smile_webhook_status_handler(ngx_http_request_t *r)
                                                        swmcf->spools);
     }
 
+    if (swmcf->redis) {
+        b->last = ngx_sprintf(b->last, NGX_HTTP_SMILE_STATUS_REDIS,
+                              c->redis_down ? 0 : 1, c->redis_outages,
+                              c->redis_fallbacks[0], c->redis_fallbacks[1]);
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type,
@@ -439,6 +533,8 @@ ngx_http_smile_webhook_status_size(ngx_http_smile_webhook_main_conf_t *swmcf)
                             "{zone=\"\",state=\"in_flight\"} \n")
                      + 2 * zones[i]->shm.name.len + NGX_INT64_LEN);
     }
+
+    size += sizeof(NGX_HTTP_SMILE_STATUS_REDIS) + 4 * NGX_ATOMIC_T_LEN;
 
     if (swmcf->spools == NULL) {
         return size;

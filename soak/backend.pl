@@ -1,22 +1,23 @@
 #!/usr/bin/perl
 # soak/backend.pl - the "app" behind nginx during the soak (started by soak/run).
 #
-#   perl soak/backend.pl LOGDIR WORKERS
+#   perl soak/backend.pl LOGDIR WORKERS [PORT]
 #
 # Environment: SOAK_SECRET (required) - the secret Smile signs with; the backend recomputes
 # HMAC-SHA512(secret, body) itself for every request it receives. SOAK_BACKEND_FORGET=1 (a
 # self-test of soak/run) leaves about 2% of the valid requests out of the log.
 #
-# Preforked: the parent listens on 127.0.0.1 (free port), prints
+# Preforked: the parent listens on 127.0.0.1 (a free port, or PORT: the app coming back after
+# an outage, which waits up to 10 s for its port), prints
 #     [soak-backend] listening on 127.0.0.1:PORT
 # on stdout, then forks WORKERS processes that accept connections on the shared socket.
 # Worker N appends one line per request to LOGDIR/backend.N.log (one syswrite per line, so
 # a line is never torn), tab-separated key=value fields:
 #
-#   t=EPOCH pid=PID method=M uri=U req=X-Soak-Req body_id=ID-IN-BODY body_type=TYPE-IN-BODY
+#   t=EPOCH pid=PID method=M uri=U req=X-Soak-Req try=X-Soak-Try body_id=ID-IN-BODY body_type=TYPE-IN-BODY
 #   hdr_id=X-Smile-Event-Id hdr_type=X-Smile-Event-Type body_created=createdAt hdr_created=
 #   X-Smile-Event-Created-At body_user=data.userId hdr_user=X-Smile-User-Id
-#   nsig=N sig=valid|invalid|missing|multiple
+#   nsig=N sig=valid|invalid|missing|multiple attempt=X-Smile-Delivery-Attempt
 #   len=BODY-BYTES sha=SHA256-PREFIX other=OTHER-X-SMILE-HEADERS
 #
 # Values are %-escaped outside printable ASCII (and %, tab, comma, =); "-" means absent,
@@ -26,22 +27,25 @@
 #
 # Handles Content-Length and chunked bodies, keep-alive, HTTP/1.0 and 1.1. A worker that
 # dies is replaced (and the parent logs it to stderr). Stops on SIGTERM/SIGINT, and when the
-# process that started it goes away. Core Perl only.
+# process that started it goes away: a worker answers the request it has read, reads no
+# other, and the socket closes when the last one has exited (so nothing is left half-taken:
+# what the app logged, it answered). Core Perl only.
 
 use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../tools/lib";
-use IO::Socket::INET;
 use IO::Select;
 use Digest::SHA qw(sha256_hex);
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use Smile::Harness::Events qw(sign);
-use Smile::Harness::HTTP qw(read_request header_values reply write_all esc);
+use Smile::Harness::HTTP qw(listen_on read_request header_values reply write_all esc);
 
-my ($LOGDIR, $WORKERS) = @ARGV;
-die "usage: $0 LOGDIR WORKERS\n" unless defined $WORKERS && -d $LOGDIR && $WORKERS =~ /^\d+$/;
+my ($LOGDIR, $WORKERS, $PORT) = @ARGV;
+$PORT //= 0;
+die "usage: $0 LOGDIR WORKERS [PORT]\n"
+    unless defined $WORKERS && -d $LOGDIR && $WORKERS =~ /^\d+$/ && $PORT =~ /^\d+$/;
 my $SECRET = $ENV{SOAK_SECRET};
 my $FORGET = $ENV{SOAK_BACKEND_FORGET};   # harness self-test: do not log every 50th valid request
 die "SOAK_SECRET is not set\n" unless defined $SECRET && length $SECRET;
@@ -53,10 +57,8 @@ my $IDLE_TIMEOUT = 15;            # seconds without a byte on a connection: drop
 my $MAX_HEADER   = 64 * 1024;
 my $MAX_BODY     = 16 * 1024 * 1024;
 
-my $srv = IO::Socket::INET->new(
-    LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-    Listen => 1024, ReuseAddr => 1,
-) or die "[soak-backend] cannot listen: $@\n";
+my $srv = listen_on($PORT, backlog => 1024, retry => ($PORT ? 10 : 0))
+    or die "[soak-backend] cannot listen on 127.0.0.1:$PORT: $@\n";
 print "[soak-backend] listening on 127.0.0.1:", $srv->sockport, "\n";
 
 my $parent_of_parent = getppid();
@@ -145,12 +147,13 @@ sub serve {
         my ($body_user) = $body =~ /"userId"\s*:\s*"([^"\\]{0,200})"/;
         my $show = sub { my @v = $h->(shift); @v ? join(',', map { esc($_) } @v) : '-' };
         my %known = map { $_ => 1 } qw(x-smile-event-id x-smile-event-type
-                                        x-smile-event-created-at x-smile-user-id);
+                                        x-smile-event-created-at x-smile-user-id
+                                        x-smile-delivery-attempt);
         my @other = map { esc("$_->[0]:$_->[1]") }
             grep { lc($_->[0]) =~ /^x[-_]smile[-_]/ && !$known{ lc $_->[0] } } @{ $r->{headers} };
         my $line = join("\t",
             sprintf('t=%.3f', time), "pid=$$", "method=$r->{method}", 'uri=' . esc($r->{uri}),
-            'req=' . $show->('X-Soak-Req'),
+            'req=' . $show->('X-Soak-Req'), 'try=' . $show->('X-Soak-Try'),
             'body_id=' . (defined $body_id ? esc($body_id) : '-'),
             'body_type=' . (defined $body_type ? esc($body_type) : '-'),
             'hdr_id=' . $show->('X-Smile-Event-Id'),
@@ -159,7 +162,8 @@ sub serve {
             'hdr_created=' . $show->('X-Smile-Event-Created-At'),
             'body_user=' . (defined $body_user ? esc($body_user) : '-'),
             'hdr_user=' . $show->('X-Smile-User-Id'),
-            'nsig=' . scalar(@sigs), "sig=$sig", 'len=' . length($body),
+            'nsig=' . scalar(@sigs), "sig=$sig", 'attempt=' . $show->('X-Smile-Delivery-Attempt'),
+            'len=' . length($body),
             'sha=' . substr(sha256_hex($body), 0, 16),
             'other=' . (@other ? join(',', @other) : '-')) . "\n";
         # the self-test leaves a valid request out of the log now and then

@@ -16,8 +16,8 @@ use List::Util qw(min);
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(have_ipv6 free_port can_connect wait_until connect_to
-                    http_request parse_response read_request header_values
-                    reply write_all esc unesc);
+                    http_request parse_response listen_on read_request
+                    header_values reply write_all esc unesc);
 
 # ------------------------------------------------------------------ ports
 
@@ -175,6 +175,23 @@ sub parse_response {
 }
 
 # ------------------------------------------------------------------ server
+
+# A listening socket on 127.0.0.1:$port (0: a free one), or undef and $@.
+# An app that comes back after an outage wants its old port again: with
+# retry => SECONDS it tries again (every 0.2 s) while the port is taken.
+sub listen_on {
+    my ($port, %o) = @_;
+    my $deadline = time + ($o{retry} // 0);
+    while (1) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, Proto => 'tcp',
+                                      Listen => $o{backlog} // 128,
+                                      ReuseAddr => 1);
+        return $s if $s;
+        return undef if time >= $deadline;
+        sleep 0.2;
+    }
+}
 
 my %REASON = (100 => 'Continue', 200 => 'OK', 400 => 'Bad Request',
               413 => 'Payload Too Large', 500 => 'Internal Server Error',

@@ -7,6 +7,7 @@ package Smile::Harness::Supervisor;
 #                                            out => \*STDERR);  # its messages
 #   my $dir = $sv->workdir('smile-demo');   # under TMPDIR, removed at the end
 #   $sv->spawn(backend => log => "$dir/backend.log", cmd => [...]);
+#   $sv->stop('backend'); ...; $sv->respawn('backend', log => ...);
 #   my ($port) = $sv->wait_for_output(backend => $log, qr/listening on \S+:(\d+)/);
 #   my $port = $sv->start_nginx(nginx => ..., prefix => $dir, conf => ...,
 #                               write => sub { my ($port) = @_; ... });
@@ -239,8 +240,18 @@ sub spawn {
     setpgrp($pid, $pid);    # from this side too: no signal slips in between
     $self->_tell("G $pid");
     $self->{groups}{$name} = $pid;
+    $self->{how}{$name} = { %o };
     push @{ $self->{order} }, $name unless grep { $_ eq $name } @{ $self->{order} };
     return $pid;
+}
+
+# $name again, once stopped, as spawn() was told the last time; %o changes
+# some of that (a new log, say). An app coming back after an outage.
+sub respawn {
+    my ($self, $name, %o) = @_;
+    my $how = $self->{how}{$name} or die PROG . ": respawn of unknown $name\n";
+    die PROG . ": respawn of $name, which still runs\n" if $self->{groups}{$name};
+    return $self->spawn($name, %$how, %o);
 }
 
 sub pid { my ($self, $name) = @_; return $self->{groups}{$name} }
