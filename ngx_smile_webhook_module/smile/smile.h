@@ -105,8 +105,8 @@ typedef struct {
  * It is a byte-by-byte state machine; where nothing but JSON syntax is to
  * be checked (inside containers below the top-level object and "data",
  * and inside strings whose value is not kept), a block scanner takes over
- * 64 bytes at a time with SSE2, AVX2 or AVX-512 (see smile_event.c).  The other
- * members are the machine's state between two feeds.
+ * 64 bytes at a time with SSE2, AVX2 or AVX-512 (see smile_event.c).  The
+ * other members are the machine's state between two feeds.
  */
 typedef struct {
     const char             *error;
@@ -151,9 +151,8 @@ void smile_event_free(smile_event_t *ev);
  * The block scanner in use: SMILE_SIMD_NONE (the byte machine only),
  * SMILE_SIMD_SSE2, SMILE_SIMD_AVX2 or SMILE_SIMD_AVX512 (AVX-512BW), the
  * widest the CPU and the build have unless smile_event_simd() set a
- * narrower one.  For tests: every
- * level gives the same answer.  smile_event_simd() returns the level now
- * in use; -1 only asks.
+ * narrower one (for tests: every level gives the same answer).  It returns
+ * the level now in use; -1 only asks.
  */
 #define SMILE_SIMD_NONE         0
 #define SMILE_SIMD_SSE2         1

@@ -111,6 +111,11 @@ typedef struct {
 static int smile_is(const unsigned char *p, size_t len, size_t max,
     unsigned char class);
 static unsigned smile_fail(smile_event_t *ev, const char *reason);
+static unsigned smile_between(smile_event_t *ev, unsigned state,
+    unsigned char ch);
+static unsigned smile_escape(smile_event_t *ev, unsigned char ch);
+static unsigned smile_hex(smile_event_t *ev, unsigned char ch);
+static unsigned smile_literal(smile_event_t *ev, unsigned char ch);
 static unsigned smile_open(smile_event_t *ev, unsigned state,
     unsigned char ch);
 static unsigned smile_close(smile_event_t *ev, unsigned state,
@@ -390,9 +395,7 @@ smile_event_feed(smile_event_t *ev, const unsigned char *p, size_t len)
 
         case sw_start:
 
-            switch (ch) {
-
-            case ' ': case '\t': case '\r': case '\n':
+            if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
                 ev->run = 0;
 
                 /* the rest of a run of white space, as in indented JSON */
@@ -405,50 +408,9 @@ smile_event_feed(smile_event_t *ev, const unsigned char *p, size_t len)
                 }
 
                 break;
-
-            case '"':
-                ev->run = 0;
-                state = smile_begin(ev, state, ch);
-                break;
-
-            case '{': case '[':
-                ev->run = 0;
-                state = smile_open(ev, state, ch);
-                break;
-
-            case '}': case ']':
-                ev->run = 0;
-                state = smile_close(ev, state, ch);
-                break;
-
-            case ',':
-                ev->run = 0;
-                state = smile_comma(ev, state);
-                break;
-
-            case ':':
-                ev->run = 0;
-                state = (state == sw_colon)
-                        ? sw_value : smile_fail(ev, "body is not valid JSON");
-                break;
-
-            case '\f': case '\v':
-                /* yajl takes them for white space; JSON does not */
-                state = smile_fail(ev, "body is not valid JSON");
-                break;
-
-            default:
-                /* a number, a literal, or a byte out of place */
-
-                if (ev->run == SMILE_TOKEN_MAX) {
-                    state = smile_fail(ev, "JSON token too long");
-                    break;
-                }
-
-                ev->run++;
-                state = smile_begin(ev, state, ch);
             }
 
+            state = smile_between(ev, state, ch);
             break;
 
         case sw_done:
@@ -517,56 +479,11 @@ smile_event_feed(smile_event_t *ev, const unsigned char *p, size_t len)
             break;
 
         case sw_escape:
-            state = sw_string;
-
-            switch (ch) {
-            case '"': case '\\': case '/':
-                smile_keep(ev, ch);
-                break;
-            case 'b':
-                smile_keep(ev, '\b');
-                break;
-            case 'f':
-                smile_keep(ev, '\f');
-                break;
-            case 'n':
-                smile_keep(ev, '\n');
-                break;
-            case 'r':
-                smile_keep(ev, '\r');
-                break;
-            case 't':
-                smile_keep(ev, '\t');
-                break;
-            case 'u':
-                ev->count = 4;
-                ev->cp = 0;
-                state = sw_hex;
-                break;
-            default:
-                state = smile_fail(ev, "body is not valid JSON");
-            }
-
+            state = smile_escape(ev, ch);
             break;
 
         case sw_hex:
-            if (ch >= '0' && ch <= '9') {
-                ev->cp = ev->cp << 4 | (ch - '0');
-
-            } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
-                ev->cp = ev->cp << 4 | ((ch | 0x20) - 'a' + 10);
-
-            } else {
-                state = smile_fail(ev, "body is not valid JSON");
-                break;
-            }
-
-            if (--ev->count == 0) {
-                /* what is not ASCII matches no name or pattern */
-                smile_keep(ev, ev->cp < 0x80 ? ev->cp : 0x100);
-                state = sw_string;
-            }
-
+            state = smile_hex(ev, ch);
             break;
 
         case sw_utf8:
@@ -624,23 +541,7 @@ smile_event_feed(smile_event_t *ev, const unsigned char *p, size_t len)
             break;
 
         case sw_literal:
-
-            if (smile_token[ch] && ev->run == SMILE_TOKEN_MAX) {
-                state = smile_fail(ev, "JSON token too long");
-                break;
-            }
-
-            if (ch != (unsigned char) *ev->literal) {
-                state = smile_fail(ev, "body is not valid JSON");
-                break;
-            }
-
-            ev->run++;
-
-            if (*++ev->literal == '\0') {
-                state = smile_end(ev, SMILE_OTHER);
-            }
-
+            state = smile_literal(ev, ch);
             break;
 
         default: /* sw_error */
@@ -716,6 +617,132 @@ smile_fail(smile_event_t *ev, const char *reason)
     }
 
     return sw_error;
+}
+
+
+/*
+ * A byte between two tokens (white space aside): a structural byte, or
+ * the first byte of a string, number or literal.
+ */
+
+static unsigned
+smile_between(smile_event_t *ev, unsigned state, unsigned char ch)
+{
+    switch (ch) {
+
+    case '"':
+        ev->run = 0;
+        return smile_begin(ev, state, ch);
+
+    case '{': case '[':
+        ev->run = 0;
+        return smile_open(ev, state, ch);
+
+    case '}': case ']':
+        ev->run = 0;
+        return smile_close(ev, state, ch);
+
+    case ',':
+        ev->run = 0;
+        return smile_comma(ev, state);
+
+    case ':':
+        ev->run = 0;
+        return (state == sw_colon)
+               ? sw_value : smile_fail(ev, "body is not valid JSON");
+
+    case '\f': case '\v':
+        /* yajl takes them for white space; JSON does not */
+        return smile_fail(ev, "body is not valid JSON");
+
+    default:
+        /* a number, a literal, or a byte out of place */
+
+        if (ev->run == SMILE_TOKEN_MAX) {
+            return smile_fail(ev, "JSON token too long");
+        }
+
+        ev->run++;
+
+        return smile_begin(ev, state, ch);
+    }
+}
+
+
+/* the byte after a backslash in a string */
+
+static unsigned
+smile_escape(smile_event_t *ev, unsigned char ch)
+{
+    static const unsigned char  decoded[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+
+    const unsigned char  *d;
+
+    if (ch == 'u') {
+        ev->count = 4;
+        ev->cp = 0;
+        return sw_hex;
+    }
+
+    for (d = decoded; *d; d += 2) {
+        if (*d == ch) {
+            smile_keep(ev, d[1]);
+            return sw_string;
+        }
+    }
+
+    return smile_fail(ev, "body is not valid JSON");
+}
+
+
+/* a digit of \uXXXX */
+
+static unsigned
+smile_hex(smile_event_t *ev, unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        ev->cp = ev->cp << 4 | (ch - '0');
+
+    } else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f') {
+        ev->cp = ev->cp << 4 | ((ch | 0x20) - 'a' + 10);
+
+    } else {
+        return smile_fail(ev, "body is not valid JSON");
+    }
+
+    if (--ev->count) {
+        return sw_hex;
+    }
+
+    /* what is not ASCII matches no name or pattern */
+    smile_keep(ev, ev->cp < 0x80 ? ev->cp : 0x100);
+
+    return sw_string;
+}
+
+
+/* a byte of true, false or null */
+
+static unsigned
+smile_literal(smile_event_t *ev, unsigned char ch)
+{
+    /* the length first: yajl never saw the 65th byte of a run */
+
+    if (smile_token[ch] && ev->run == SMILE_TOKEN_MAX) {
+        return smile_fail(ev, "JSON token too long");
+    }
+
+    if (ch != (unsigned char) *ev->literal) {
+        return smile_fail(ev, "body is not valid JSON");
+    }
+
+    ev->run++;
+
+    if (*++ev->literal == '\0') {
+        return smile_end(ev, SMILE_OTHER);
+    }
+
+    return sw_literal;
 }
 
 
