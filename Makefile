@@ -3,7 +3,10 @@
 #   make                build build/ngx_http_smile_webhook_module.so against
 #                       Debian's nginx-dev (or NGINX_SRC=/path/to/nginx-x.y.z)
 #                       and the smile-webhook command, build/cli/smile-webhook
-#   make test           unit tests, the Test::Nginx suite, the command's tests
+#   make test           unit tests, the Test::Nginx suite, the command's tests;
+#                       the suite runs against Debian's nginx (or
+#                       NGINX=/path/to/sbin/nginx with NGINX_SRC=its source
+#                       tree; see tools/test-nginx-source)
 #   make deb            the Debian packages, in build/deb/ (tools/build-deb)
 #   make check-deb      install, try and remove them (root; tools/check-deb)
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
@@ -14,10 +17,16 @@
 
 SHELL      := /bin/bash
 BUILD      := $(CURDIR)/build
-MODULE     := $(BUILD)/ngx_http_smile_webhook_module.so
+# where the module is built (for another nginx source tree, say
+# MODULE_DIR=build/nginx-1.x.y so that the two builds do not mix)
+MODULE_DIR ?= $(BUILD)
+MODULE     := $(MODULE_DIR)/ngx_http_smile_webhook_module.so
 CLI        := $(BUILD)/cli/smile-webhook
 SOURCES    := config $(wildcard ngx_smile_webhook_module/*.[ch] ngx_smile_webhook_module/smile/*.[ch])
+# the nginx the suite runs against; the module must be built for it
 NGINX      ?= /usr/sbin/nginx
+# (nginx reads a variable NGINX from its environment: inherited sockets)
+unexport NGINX
 # Debian's nginx logs early configuration errors to stderr only; the
 # wrapper adds "-e logs/error.log" so "--- must_die" blocks can read them
 TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper
@@ -25,6 +34,8 @@ TEST_NGINX  = $(CURDIR)/tools/test-nginx-compat/nginx-errlog-wrapper
 # Debian packages the build and the tests need
 BUILD_DEBS := nginx nginx-dev libssl-dev libyajl-dev libhiredis-dev gcc make \
               libcurl4-openssl-dev
+# (the lua module runs the few blocks that test the interplay with lua;
+# the echo module is for tools/test-nginx-compat/selftest)
 TEST_DEBS  := $(BUILD_DEBS) perl libtest-base-perl libtest-longstring-perl \
               libtext-diff-perl libwww-perl liblist-moreutils-perl \
               libipc-run-perl libnginx-mod-http-echo redis-server \
@@ -33,13 +44,26 @@ VG_DEBS    := valgrind
 DEB_DEBS   := $(BUILD_DEBS) build-essential debhelper dpkg-dev
 
 # the Test::Nginx-compatible runner is used only when the real one is absent
-PROVE_INC   = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+PROVE_INC  ?= $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                 || echo -I$(CURDIR)/tools/test-nginx-compat/lib)
+# The suite loads this module only, plus the lua module (and NDK) when
+# there is one for NGINX: Debian's for Debian's nginx, otherwise whatever
+# LUA_MODULES names (tools/test-nginx-source builds them).  Without lua,
+# the blocks that need it are skipped and say so.
 MODULES_DIR := /usr/lib/nginx/modules
-TEST_MODULES = $(MODULES_DIR)/ndk_http_module.so \
-               $(MODULES_DIR)/ngx_http_echo_module.so \
-               $(MODULES_DIR)/ngx_http_lua_module.so \
-               $(MODULE)
+LUA_MODULES ?= $(if $(filter /usr/sbin/nginx,$(NGINX)),$(wildcard \
+                   $(MODULES_DIR)/ndk_http_module.so \
+                   $(MODULES_DIR)/ngx_http_lua_module.so))
+TEST_MODULES = $(strip $(LUA_MODULES) $(MODULE))
+PROVE_ARGS  ?= -r t
+TEST_ENV     = TEST_NGINX_BINARY=$(TEST_NGINX) TEST_NGINX_REAL_BINARY=$(NGINX) \
+               TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)"
+
+# the module is rebuilt when NGINX_SRC changes, not only its sources
+MODULE_FOR := $(MODULE_DIR)/.nginx-src
+$(shell mkdir -p $(MODULE_DIR) && \
+        { echo '$(NGINX_SRC)' | cmp -s - $(MODULE_FOR) \
+          || echo '$(NGINX_SRC)' > $(MODULE_FOR); })
 
 FUZZ_SECONDS ?= 60
 
@@ -56,8 +80,8 @@ deps:
 test-deps:
 	@tools/ensure-debs $(TEST_DEBS)
 
-$(MODULE): $(SOURCES) | deps
-	@tools/build-module "$(BUILD)" "$(NGINX_SRC)"
+$(MODULE): $(SOURCES) $(MODULE_FOR) | deps
+	@tools/build-module "$(MODULE_DIR)" "$(NGINX_SRC)"
 
 cli: | deps
 	@$(MAKE) -s -C cli BUILD=$(BUILD)/cli
@@ -66,9 +90,7 @@ unit: | deps
 	@$(MAKE) -s -C unit BUILD=$(BUILD)/unit run
 
 test-nginx: $(MODULE) | test-deps
-	TEST_NGINX_BINARY=$(TEST_NGINX) TEST_NGINX_REAL_BINARY=$(NGINX) \
-	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
-	prove $(PROVE_INC) -r t
+	$(TEST_ENV) prove $(PROVE_INC) $(PROVE_ARGS)
 
 test: test-deps $(MODULE)
 	@$(MAKE) -s unit
@@ -81,10 +103,7 @@ test-cli: $(MODULE) cli | test-deps
 
 test-valgrind: $(MODULE) | test-deps
 	@tools/ensure-debs $(VG_DEBS)
-	TEST_NGINX_USE_VALGRIND=1 \
-	TEST_NGINX_BINARY=$(TEST_NGINX) TEST_NGINX_REAL_BINARY=$(NGINX) \
-	TEST_NGINX_LOAD_MODULES="$(TEST_MODULES)" \
-	prove $(PROVE_INC) -r t
+	TEST_NGINX_USE_VALGRIND=1 $(TEST_ENV) prove $(PROVE_INC) $(PROVE_ARGS)
 
 demo: $(MODULE)
 	@demo/run

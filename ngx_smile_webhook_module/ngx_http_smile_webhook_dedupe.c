@@ -169,7 +169,7 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ngx_strncmp(value[2].data, "ttl=", 4) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\" in \"%V\"",
+                               "invalid parameter \"%V\" in \"%V\" directive",
                                &value[2], &cmd->name);
             return NGX_CONF_ERROR;
         }
@@ -181,8 +181,8 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ttl == (time_t) NGX_ERROR || ttl == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid ttl \"%V\" in \"%V\", it must be "
-                               "a time of at least one second",
+                               "invalid ttl \"%V\" in \"%V\" directive, "
+                               "it must be a time of at least one second",
                                &value[2], &cmd->name);
             return NGX_CONF_ERROR;
         }
@@ -196,7 +196,7 @@ ngx_http_smile_webhook_dedupe_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate zone \"%V\" in \"%V\"",
+                           "duplicate zone \"%V\" in \"%V\" directive",
                            &name, &cmd->name);
         return NGX_CONF_ERROR;
     }
@@ -243,7 +243,7 @@ ngx_http_smile_webhook_zone_spec(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (p == NULL || p == spec->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\" in \"%V\", "
+                           "invalid zone \"%V\" in \"%V\" directive, "
                            "it must be NAME:SIZE", spec, &cmd->name);
         return NGX_ERROR;
     }
@@ -257,9 +257,9 @@ ngx_http_smile_webhook_zone_spec(ngx_conf_t *cf, ngx_command_t *cmd,
               || *p == '.'))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid zone name \"%V\" in \"%V\", it "
-                               "must be letters, digits, \"_\", \"-\" "
-                               "and \".\"", name, &cmd->name);
+                               "invalid zone name \"%V\" in \"%V\" "
+                               "directive, it must be letters, digits, "
+                               "\"_\", \"-\" and \".\"", name, &cmd->name);
             return NGX_ERROR;
         }
     }
@@ -271,14 +271,14 @@ ngx_http_smile_webhook_zone_spec(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (*size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\" in \"%V\"",
+                           "invalid zone size \"%V\" in \"%V\" directive",
                            spec, &cmd->name);
         return NGX_ERROR;
     }
 
     if (*size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small in \"%V\", "
+                           "zone \"%V\" is too small in \"%V\" directive, "
                            "it must be at least %uzk",
                            spec, &cmd->name, 8 * ngx_pagesize / 1024);
         return NGX_ERROR;
@@ -367,7 +367,7 @@ ngx_http_smile_webhook_dedupe_init(ngx_conf_t *cf,
         if (ref[i].zone->data == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "unknown zone \"%V\" in \"smile_webhook_dedupe\" "
-                          "in %s:%ui, it must be defined by "
+                          "directive in %s:%ui, it must be defined by "
                           "\"smile_webhook_dedupe_zone\"",
                           &ref[i].zone->shm.name, ref[i].file, ref[i].line);
             return NGX_ERROR;

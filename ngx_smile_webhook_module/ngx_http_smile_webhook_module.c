@@ -465,7 +465,7 @@ ngx_http_smile_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "empty secret in \"%V\"", &cmd->name);
+                           "empty secret in \"%V\" directive", &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -476,7 +476,7 @@ ngx_http_smile_webhook_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             || ngx_strncmp(value[2].data, "name=", 5) != 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\" in \"%V\", "
+                               "invalid parameter \"%V\" in \"%V\" directive, "
                                "expected \"name=ID\"", &value[2], &cmd->name);
             return NGX_CONF_ERROR;
         }
@@ -514,7 +514,7 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (path.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "empty path in \"%V\"", &cmd->name);
+                           "empty path in \"%V\" directive", &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -530,9 +530,9 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (text.len >= 3 && ngx_strncmp(text.data, "\xef\xbb\xbf", 3) == 0) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "\"%V\" file \"%s\" starts with a UTF-8 byte "
-                           "order mark, which is taken as part of the first "
-                           "secret", &cmd->name, path.data);
+                           "file \"%s\" of the \"%V\" directive starts "
+                           "with a UTF-8 byte order mark, which is taken as "
+                           "part of the first secret", path.data, &cmd->name);
     }
 
     /* empty lines and lines starting with "#" are skipped */
@@ -577,8 +577,8 @@ ngx_http_smile_webhook_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (found == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" file \"%s\" contains no secret",
-                           &cmd->name, path.data);
+                           "file \"%s\" of the \"%V\" directive holds no "
+                           "secret", path.data, &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -603,8 +603,7 @@ ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot open \"%s\"", directive,
-                           path->data);
+                           ngx_open_file_n " \"%s\" failed", path->data);
         return NGX_ERROR;
     }
 
@@ -618,8 +617,7 @@ ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot stat \"%s\"", directive,
-                           path->data);
+                           ngx_fd_info_n " \"%s\" failed", path->data);
         goto done;
     }
 
@@ -627,8 +625,8 @@ ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
 
     if (size > 65536) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" file \"%s\" is larger than 64k",
-                           directive, path->data);
+                           "file \"%s\" of the \"%V\" directive is larger "
+                           "than 64k", path->data, directive);
         goto done;
     }
 
@@ -641,8 +639,7 @@ ngx_http_smile_webhook_read_file(ngx_conf_t *cf, ngx_str_t *directive,
 
     if (n == NGX_ERROR || (size_t) n != size) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%V\" cannot read \"%s\"", directive,
-                           path->data);
+                           ngx_read_file_n " \"%s\" failed", path->data);
         ngx_explicit_memzero(text->data, size);
         goto done;
     }
@@ -771,7 +768,7 @@ ngx_http_smile_webhook_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rc == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid address or CIDR \"%V\" in \"%V\"",
+                           "invalid address or CIDR \"%V\" in \"%V\" directive",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
@@ -820,7 +817,7 @@ ngx_http_smile_webhook_signature_header(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (ngx_http_smile_webhook_is_smile_header(value[1].data, value[1].len)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid header name \"%V\" in \"%V\", "
+                           "invalid header name \"%V\" in \"%V\" directive, "
                            "X-Smile-* request headers are removed before "
                            "the request goes upstream", &value[1],
                            &cmd->name);
@@ -842,7 +839,7 @@ ngx_http_smile_webhook_signature_header(ngx_conf_t *cf, ngx_command_t *cmd,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid header name \"%V\" in \"%V\"",
+                       "invalid header name \"%V\" in \"%V\" directive",
                        &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
@@ -881,13 +878,13 @@ ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strcmp(value[i].data, "ALL_EVENTS") == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"ALL_EVENTS\" cannot be combined with event "
-                               "types in \"%V\"", &cmd->name);
+                               "types in \"%V\" directive", &cmd->name);
             return NGX_CONF_ERROR;
         }
 
         if (!smile_is_type(value[i].data, value[i].len)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid event type \"%V\" in \"%V\", "
+                               "invalid event type \"%V\" in \"%V\" directive, "
                                "it must be 1 to 64 of A-Z, 0-9 and _",
                                &value[i], &cmd->name);
             return NGX_CONF_ERROR;
@@ -905,8 +902,8 @@ ngx_http_smile_webhook_events(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (known->len == 0) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "event type \"%V\" in \"%V\" is not in "
-                               "Smile's event catalogue", &value[i],
+                               "event type \"%V\" in \"%V\" directive is "
+                               "not in Smile's event catalogue", &value[i],
                                &cmd->name);
         }
 
@@ -955,8 +952,9 @@ ngx_http_smile_webhook_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (t == (time_t) NGX_ERROR || t == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\", it must be "
-                           "a time of at least one second, or \"off\"",
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a time of at least one second, or "
+                           "\"off\"",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }
@@ -986,7 +984,7 @@ ngx_http_smile_webhook_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in \"%V\"",
+                       "invalid parameter \"%V\" in \"%V\" directive",
                        &value[2], &cmd->name);
 
     return NGX_CONF_ERROR;

@@ -116,7 +116,7 @@ ngx_http_smile_webhook_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s in \"%V\" of \"%V\"",
+                           "%s in \"%V\" of the \"%V\" directive",
                            u.err ? u.err : "host not found", &u.url,
                            &cmd->name);
         return NGX_CONF_ERROR;
@@ -210,8 +210,8 @@ ngx_http_smile_webhook_redis_parse(ngx_conf_t *cf, ngx_command_t *cmd,
             if (rcf->password.len == 0) {
                 ngx_explicit_memzero(text.data, text.len);
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\" file \"%V\" holds no password",
-                                   &cmd->name, &s);
+                                   "file \"%V\" of the \"%V\" directive "
+                                   "holds no password", &s, &cmd->name);
                 return NGX_ERROR;
             }
 
@@ -233,8 +233,8 @@ ngx_http_smile_webhook_redis_parse(ngx_conf_t *cf, ngx_command_t *cmd,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in \"%V\"", &value[i],
-                       &cmd->name);
+                       "invalid parameter \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
 
     return NGX_ERROR;
 }

@@ -258,7 +258,7 @@ ngx_http_smile_webhook_spool_path(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (path.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "empty path in \"%V\"", &cmd->name);
+                           "empty path in \"%V\" directive", &cmd->name);
         return NGX_ERROR;
     }
 
@@ -275,9 +275,9 @@ ngx_http_smile_webhook_spool_path(ngx_conf_t *cf, ngx_command_t *cmd,
             || path.data[i] == '\\' || path.data[i] == 0x7f)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid path \"%V\" in \"%V\", it must "
-                               "not hold quotes, backslashes or control "
-                               "characters", value, &cmd->name);
+                               "invalid path \"%V\" in \"%V\" directive, "
+                               "it must not hold quotes, backslashes or "
+                               "control characters", value, &cmd->name);
             return NGX_ERROR;
         }
     }
@@ -286,8 +286,8 @@ ngx_http_smile_webhook_spool_path(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (path.len + 1 + ngx_http_smile_webhook_spool_socket.len >= max) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "path \"%V\" is too long in \"%V\", a unix "
-                           "socket in it must fit in %uz bytes", value,
+                           "path \"%V\" is too long in \"%V\" directive, "
+                           "a unix socket in it must fit in %uz bytes", value,
                            &cmd->name, max);
         return NGX_ERROR;
     }
@@ -360,7 +360,7 @@ ngx_http_smile_webhook_spool_params(ngx_conf_t *cf, ngx_command_t *cmd,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" in \"%V\"",
+                       "invalid parameter \"%V\" in \"%V\" directive",
                        &value[i], &cmd->name);
 
     return NGX_ERROR;

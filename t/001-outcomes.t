@@ -7,11 +7,13 @@
 # t/lib/SmileApp.pm.
 
 use lib 't/lib';
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use SmileTest;
 use SmileApp;
 
+repeat_each(2);
 no_shuffle();
+no_long_string();
 
 our $USER    = event_body('01_user_created.json');
 our $ACCOUNT = event_body('02_account_created.json');
@@ -20,13 +22,7 @@ our $INSIGHT = event_body('24_insight_added.json');
 our $USER_ID = 'et-123abc456def789abc123def456abc78';
 our $TENANT  = 'tenantId-123abc456def789abc123def456abc78';
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", $APP_HTTP_CONFIG);
-    }
-});
+add_block_preprocessor(\&with_app);
 
 # a chunked body, in chunks of $size bytes
 sub chunked {
@@ -60,6 +56,8 @@ sub never_logged {
     return ["app received", $SECRET, $TENANT, @nowhere,
             defined $sent ? qr/smile webhook.*\Q$sent\E/ : ()];
 }
+
+plan tests => repeat_each() * planned_tests();
 
 run_tests();
 

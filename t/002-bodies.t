@@ -1,7 +1,8 @@
 # Every seed example event, and every way a body can reach the module (in
 # memory, spilled to a temporary file, file only, chunked, split across
-# packets, HTTP/2, read earlier by another module, empty, 5 MB, non-ASCII,
-# invalid UTF-8, too large): verified alike, and forwarded byte for byte.
+# packets, HTTP/2, empty, 5 MB, non-ASCII, invalid UTF-8, too large):
+# verified alike, and forwarded byte for byte.  A body read earlier by
+# another module (lua): t/015-lua.t.
 #
 # The app behind proxy_pass and the request/expectation helpers are in
 # t/lib/SmileApp.pm.
@@ -10,31 +11,18 @@
 # __DATA__ (see the end of the Perl part).
 
 use lib 't/lib';
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use SmileTest;
-use SmileApp;
+use SmileApp qw(:DEFAULT tx_event forwarded tampered);
 use JSON::PP ();
 
+repeat_each(2);
 no_shuffle();
+no_long_string();
 
 our $USER   = event_body('01_user_created.json');
 our $TENANT = 'tenantId-123abc456def789abc123def456abc78';
 our $ACCT   = 'a-123abc456def789abc123def456abc78';
-
-# a TRANSACTIONS_ADDED event with $n transactions (about 100 bytes each)
-sub tx_event {
-    my ($id, $n) = @_;
-    my @tx = map {
-        sprintf '{"id":"tx-%05d","amount":%d.%02d,"currency":"PHP",'
-                . '"description":"Payroll transfer %05d",'
-                . '"postedAt":"2021-04-%02dT09:30:24Z"}',
-                $_, $_ * 37 % 10000, $_ % 100, $_, $_ % 28 + 1
-    } 1 .. $n;
-    return qq({"id":"$id","version":1,"type":"TRANSACTIONS_ADDED",)
-           . qq("createdAt":"2021-04-14T09:30:24Z","data":{"userId":"$TENANT",)
-           . qq("accountId":"$ACCT","transactions":[) . join(",", @tx)
-           . "]}}\n";
-}
 
 # about 40 KB: larger than client_body_buffer_size 1k, smaller than 1m
 our $TX = tx_event('tx-event-40k', 400);
@@ -55,29 +43,7 @@ our $CN = qq({"id":"et-cn-0001","version":1,"type":"EMPLOYMENTS_ADDED",)
           . qq("title":"高级工程师","city":"Zürich","note":"工资（薪金）— 2021年4月 😀",)
           . qq("history":") . ("入职、晋升、调岗；" x 40) . qq("}]}}\n);
 
-# the app's answer for an authentic event: headers derived from the JSON
-# (top-level id/type/createdAt, data.userId) unless given
-sub forwarded {
-    my ($body, %x) = @_;
-    if (!%x) {
-        my $ev = JSON::PP->new->utf8->decode($body);
-        %x = ('X-Smile-Event-Id' => $ev->{id},
-              'X-Smile-Event-Type' => $ev->{type});
-        $x{'X-Smile-Event-Created-At'} = $ev->{createdAt}
-            if defined $ev->{createdAt};
-        $x{'X-Smile-User-Id'} = $ev->{data}{userId}
-            if ref $ev->{data} eq 'HASH' && defined $ev->{data}{userId};
-    }
-    return app_sees($body, 'Smile-Signature' => sign($body), %x);
-}
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", $APP_HTTP_CONFIG);
-    }
-});
+add_block_preprocessor(\&with_app);
 
 # more_headers for a chunked body: no Content-Length
 sub chunked_hdrs {
@@ -99,16 +65,33 @@ sub chunked {
     return $out . "0\r\n\r\n";
 }
 
-# $body with one byte in the middle changed (same length)
-sub tampered {
-    my ($body) = @_;
-    my $i = int(length($body) / 2);
-    $i++ while $i < length($body) && substr($body, $i, 1) !~ /[a-z0-9]/;
-    die "nothing to tamper with" if $i >= length $body;
-    my $c = substr $body, $i, 1;
-    substr($body, $i, 1) = $c eq 'a' ? 'b' : 'a';
-    return $body;
+# HTTP/2 (TEST 51 to 53): the block's own server speaks HTTP/1.1 and its
+# /hook passes the request on with grpc_pass, which always talks HTTP/2 (with
+# prior knowledge) to its upstream: this server, with the module, on
+# $TEST_NGINX_RAND_PORT_1.  "listen ... http2" is the one way of turning
+# HTTP/2 on that every nginx from 1.22 to 1.31 accepts (1.25.1 and later
+# warn that it is deprecated).  Test::Nginx's own "--- http2" cannot be used:
+# since 0.31 it writes "http2 on;" for any nginx newer than 1.19.9, and that
+# directive only exists from 1.25.1 on.
+sub h2_server {
+    my ($location) = @_;
+    return $APP_HTTP_CONFIG . <<_EOC_;
+
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_RAND_PORT_1 http2;
+        server_name localhost;
+
+$location    }
+_EOC_
 }
+
+# the block's own /hook: the HTTP/2 client (the body stays in memory here)
+our $H2_FRONT = <<'_EOC_';
+    location = /hook {
+        client_body_buffer_size 1m;
+        grpc_pass grpc://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+_EOC_
 
 # the front location of the seed blocks: the event variables as a header
 sub front {
@@ -188,6 +171,8 @@ _EOB_
 
 my $blocks = do { local $/; <DATA> };
 spec_string($seed_blocks . $blocks);
+
+plan tests => repeat_each() * planned_tests();
 
 run_tests();
 
@@ -857,21 +842,26 @@ app received
 
 
 === TEST 51: HTTP/2: an authentic event is verified and forwarded byte for byte
---- http2
---- config
-    location = /hook {
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
+--- http_config eval
+::h2_server(<<'_EOC_')
+        location = /hook {
+            smile_webhook on;
+            smile_webhook_secret "a little secret";
+            smile_webhook_allow 127.0.0.1;
+            add_header X-Result $smile_webhook_result always;
+            add_header X-Protocol $server_protocol always;
+            proxy_pass http://app;
+        }
+_EOC_
+--- config eval
+$::H2_FRONT
 --- more_headers eval
 ::hdrs($::USER)
 --- request eval
 ::post($::USER)
 --- response_headers
 X-Result: ok
+X-Protocol: HTTP/2.0
 --- response_body eval
 ::forwarded($::USER)
 --- error_log
@@ -883,15 +873,18 @@ smile webhook rejected
 
 
 === TEST 52: HTTP/2: a tampered event is rejected
---- http2
---- config
-    location = /hook {
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
+--- http_config eval
+::h2_server(<<'_EOC_')
+        location = /hook {
+            smile_webhook on;
+            smile_webhook_secret "a little secret";
+            smile_webhook_allow 127.0.0.1;
+            add_header X-Result $smile_webhook_result always;
+            proxy_pass http://app;
+        }
+_EOC_
+--- config eval
+$::H2_FRONT
 --- more_headers eval
 ::hdrs($::USER)
 --- request eval
@@ -911,22 +904,27 @@ app received
 
 
 === TEST 53: HTTP/2: the 40k event spilled to a temporary file
---- http2
---- config
-    location = /hook {
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_buffer_size 1k;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
+--- http_config eval
+::h2_server(<<'_EOC_')
+        location = /hook {
+            smile_webhook on;
+            smile_webhook_secret "a little secret";
+            smile_webhook_allow 127.0.0.1;
+            client_body_buffer_size 1k;
+            add_header X-Result $smile_webhook_result always;
+            add_header X-Protocol $server_protocol always;
+            proxy_pass http://app;
+        }
+_EOC_
+--- config eval
+$::H2_FRONT
 --- more_headers eval
 ::hdrs($::TX)
 --- request eval
 ::post($::TX)
 --- response_headers
 X-Result: ok
+X-Protocol: HTTP/2.0
 --- response_body eval
 ::forwarded($::TX)
 --- error_log eval
@@ -938,157 +936,7 @@ smile webhook rejected
 
 
 
-=== TEST 54: a body read earlier (access_by_lua) in memory is still verified
---- config
-    location = /hook {
-        access_by_lua_block {
-            ngx.req.read_body()
-        }
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_buffer_size 1m;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
---- more_headers eval
-::hdrs($::TX)
---- request eval
-::post($::TX)
---- response_headers
-X-Result: ok
---- response_body eval
-::forwarded($::TX)
---- error_log eval
-"app received POST /hook with " . length($::TX) . " body bytes"
---- no_error_log
-a client request body is buffered to a temporary file
-smile webhook rejected
-[error]
-
-
-
-=== TEST 55: a body read earlier (access_by_lua) in memory: tampered is rejected
---- config
-    location = /hook {
-        access_by_lua_block {
-            ngx.req.read_body()
-        }
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_buffer_size 1m;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
---- more_headers eval
-::hdrs($::TX)
---- request eval
-::post(::tampered($::TX))
---- error_code: 401
---- response_headers
-X-Result: bad_signature
---- response_body eval
-::error_page(401)
---- error_log eval
-::rejected("bad_signature", "no configured secret matches the signature",
-           ', unverified event id "tx-event-40k"')
---- no_error_log
-app received
-
-
-
-=== TEST 56: a body read earlier (access_by_lua) with client_body_in_file_only on is still verified
---- config
-    location = /hook {
-        access_by_lua_block {
-            ngx.req.read_body()
-        }
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_in_file_only on;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
---- more_headers eval
-::hdrs($::TX)
---- request eval
-::post($::TX)
---- response_headers
-X-Result: ok
---- response_body eval
-::forwarded($::TX)
---- error_log eval
-"app received POST /hook with " . length($::TX) . " body bytes"
---- no_error_log
-smile webhook rejected
-[error]
-
-
-
-=== TEST 57: a body read earlier (access_by_lua) with client_body_in_file_only on: tampered is rejected
---- config
-    location = /hook {
-        access_by_lua_block {
-            ngx.req.read_body()
-        }
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_in_file_only on;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
---- more_headers eval
-::hdrs($::TX)
---- request eval
-::post(::tampered($::TX))
---- error_code: 401
---- response_headers
-X-Result: bad_signature
---- response_body eval
-::error_page(401)
---- error_log eval
-::rejected("bad_signature", "no configured secret matches the signature",
-           ', unverified event id "tx-event-40k"')
---- no_error_log
-app received
-
-
-
-=== TEST 58: a body read earlier (access_by_lua), arriving in two packets and spilled to a file
---- config
-    location = /hook {
-        access_by_lua_block {
-            ngx.req.read_body()
-        }
-        smile_webhook on;
-        smile_webhook_secret "a little secret";
-        smile_webhook_allow 127.0.0.1;
-        client_body_buffer_size 1k;
-        add_header X-Result $smile_webhook_result always;
-        proxy_pass http://app;
-    }
---- more_headers eval
-::hdrs($::TX)
---- request eval
-[["POST /hook\n" . substr($::TX, 0, 20000),
-  {value => substr($::TX, 20000), delay_before => 0.02}]]
---- response_headers
-X-Result: ok
---- response_body eval
-::forwarded($::TX)
---- error_log eval
-["a client request body is buffered to a temporary file",
- "app received POST /hook with " . length($::TX) . " body bytes"]
---- no_error_log
-smile webhook rejected
-[error]
-
-
-
-=== TEST 59: a body larger than client_max_body_size (Content-Length): 413 from nginx, not forwarded
+=== TEST 54: a body larger than client_max_body_size (Content-Length): 413 from nginx, not forwarded
 --- config
     location = /hook {
         smile_webhook on;
@@ -1115,7 +963,7 @@ smile webhook rejected
 
 
 
-=== TEST 60: a chunked body larger than client_max_body_size: 413 while the module reads it, not forwarded
+=== TEST 55: a chunked body larger than client_max_body_size: 413 while the module reads it, not forwarded
 --- config
     location = /hook {
         smile_webhook on;
@@ -1142,7 +990,7 @@ smile webhook rejected
 
 
 
-=== TEST 61: pipelined requests on one connection: authentic, tampered, authentic
+=== TEST 56: pipelined requests on one connection: authentic, tampered, authentic
 --- config
     location = /hook {
         smile_webhook on;
@@ -1166,7 +1014,7 @@ smile webhook rejected
 
 
 
-=== TEST 62: pipelined requests: the unread bodies of rejected requests are discarded, never parsed as requests
+=== TEST 57: pipelined requests: the unread bodies of rejected requests are discarded, never parsed as requests
 The first two bodies are HTTP requests themselves; read as the next request,
 they would answer 405 and shift every later answer.
 --- config

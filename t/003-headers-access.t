@@ -7,15 +7,17 @@
 # list inheritance, report mode, error_page, the signature header name,
 # the log level and the variables.
 #
-# The app is a lua server on $TEST_NGINX_RAND_PORT_1 (a free port that
-# Test::Nginx picks for each block), added to every block's http_config: it
-# answers with the request line, the raw header block exactly as the proxy
-# sent it (CRLF turned into LF) and the body.  The IPv6 and dual-stack
+# The app is the echo app of t/lib/SmileApp.pm ("proxy_pass http://echo",
+# added to every block's http_config): it answers with the request line,
+# the header lines exactly as the proxy sent them, in order (CRLF turned
+# into LF; without Connection, whose value is the proxy's default and
+# differs between nginx versions), and the body.  The IPv6 and dual-stack
 # front servers listen on $TEST_NGINX_RAND_PORT_2.
 
-use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
+use Test::Nginx::Socket;
 use SmileTest;
+use SmileApp qw(planned_tests with_echo);
 
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
 
@@ -44,37 +46,20 @@ sub signed {
 
 # what the app answers for a request proxied with "proxy_set_header Host
 # $http_host" (so Host stays the client's): request line, Host,
-# Connection, Content-Length, then the client's other headers in order
+# Content-Length, then the client's other headers in order
 sub app_view {
     my ($uri, $headers, $body) = @_;
-    return "POST $uri\nHost: localhost\nConnection: close\n"
+    return "POST $uri\nHost: localhost\n"
            . "Content-Length: " . length($body) . "\n$headers\n$body";
 }
 
-our $Backend = <<'_EOC_';
-    server {
-        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+add_block_preprocessor(\&with_echo);
 
-        location / {
-            client_body_buffer_size 1m;
-            content_by_lua_block {
-                ngx.req.read_body()
-                local h = ngx.req.raw_header(true):gsub("\r\n", "\n")
-                ngx.print(ngx.var.request_method, " ", ngx.var.request_uri,
-                          "\n", h, ngx.req.get_body_data() or "")
-            }
-        }
-    }
-_EOC_
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    my $http_config = $block->http_config;
-    $block->set_value('http_config',
-                      $Backend . (defined $http_config ? $http_config : ''));
-});
-
+repeat_each(2);
 no_long_string();
+
+plan tests => repeat_each() * planned_tests();
+
 run_tests();
 
 __DATA__
@@ -86,7 +71,7 @@ __DATA__
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -124,7 +109,7 @@ __DATA__
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -152,7 +137,7 @@ __DATA__
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -196,7 +181,7 @@ __DATA__
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -225,7 +210,7 @@ __DATA__
         smile_webhook on;
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- user_files
 >>> htpasswd
@@ -257,7 +242,7 @@ qr/\[warn\] .*smile webhook rejected request: bad_signature /
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- user_files
 >>> htpasswd
@@ -284,7 +269,7 @@ user:{PLAIN}password
         smile_webhook on;
         smile_webhook_secret "a little secret";
         lingering_timeout 100ms;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- raw_request eval
 "POST /hook HTTP/1.1\r
@@ -313,7 +298,7 @@ smile webhook rejected request: ip_denied (client address is not in smile_webhoo
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         lingering_timeout 100ms;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- raw_request eval
 "POST /hook HTTP/1.1\r
@@ -342,7 +327,7 @@ smile webhook rejected request: malformed_signature
         smile_webhook_allow 127.0.0.1;
         add_header X-Result $smile_webhook_result always;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- pipelined_requests eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -369,7 +354,7 @@ smile webhook rejected request: malformed_signature
         smile_webhook_allow 127.0.0.1;
         add_header X-Result $smile_webhook_result always;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- pipelined_requests eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -400,7 +385,7 @@ smile webhook rejected request: malformed_signature
             add_header X-Seen-As $remote_addr always;
             add_header X-Result $smile_webhook_result always;
             proxy_set_header Host $http_host;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            proxy_pass http://echo;
         }
     }
 --- config
@@ -416,7 +401,7 @@ smile webhook rejected request: malformed_signature
 X-Seen-As: ::1
 X-Result: ok
 --- response_body eval
-"POST /hook\nHost: localhost\nConnection: close\n"
+"POST /hook\nHost: localhost\n"
 . "Content-Length: $::Len\nSmile-Signature: $::Sig\n$::Injected\n$::Body"
 --- no_error_log
 [alert]
@@ -434,7 +419,7 @@ X-Result: ok
             smile_webhook_allow 127.0.0.1;
             add_header X-Seen-As $remote_addr always;
             add_header X-Result $smile_webhook_result always;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            proxy_pass http://echo;
         }
     }
 --- config
@@ -467,7 +452,7 @@ smile webhook rejected request: ip_denied
         smile_webhook_allow 2001:db8::/32;
         add_header X-Seen-As $remote_addr always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -497,7 +482,7 @@ smile webhook rejected request: ip_denied
         smile_webhook_secret "a little secret";
         add_header X-Seen-As $remote_addr always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -522,7 +507,7 @@ smile webhook rejected request: ip_denied
         smile_webhook on;
         smile_webhook_secret "a little secret";
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -545,7 +530,7 @@ smile webhook rejected request: ip_denied
         smile_webhook_secret "a little secret";
         smile_webhook_allow all;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -572,7 +557,7 @@ smile webhook rejected request: ip_denied
         smile_webhook_allow 10.0.0.0/8;
         smile_webhook_allow 127.0.0.0/8;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -597,7 +582,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -629,7 +614,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_secret "third secret";
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -656,7 +641,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- user_files eval
 [[ "secrets" => "# Smile webhook secrets, newest first\r\n"
@@ -701,7 +686,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook on;
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -726,7 +711,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -754,7 +739,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_allow 127.0.0.1;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -779,14 +764,14 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
     location = /inherits {
         smile_webhook on;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 
     location = /replaces {
         smile_webhook on;
         smile_webhook_allow 10.0.0.0/8;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /inherits\n$::Body", "POST /replaces\n$::Body"]
@@ -810,7 +795,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -839,7 +824,7 @@ qr/\[warn\] .*smile webhook would reject \(report mode\) request: bad_signature 
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -865,7 +850,7 @@ smile webhook would reject
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -885,14 +870,14 @@ smile webhook would reject (report mode) request: missing_signature (no signatur
     location = /denied {
         smile_webhook report;
         smile_webhook_secret "a little secret";
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 
     location = /get {
         smile_webhook report;
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /denied\n$::Body", "GET /get"]
@@ -915,7 +900,7 @@ smile webhook would reject (report mode) request: missing_signature (no signatur
         smile_webhook_secret "a little secret" name=current;
         smile_webhook_allow 127.0.0.1;
         error_page 400 401 @rejected;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 
     location @rejected {
@@ -947,7 +932,7 @@ smile webhook would reject (report mode) request: missing_signature (no signatur
         smile_webhook_signature_header X-Other-Sig;
         add_header X-Result $smile_webhook_result always;
         proxy_set_header Host $http_host;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]
@@ -973,7 +958,7 @@ smile webhook would reject (report mode) request: missing_signature (no signatur
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         smile_webhook_log_level error;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -995,7 +980,7 @@ qr/\[error\] .*smile webhook rejected request: bad_signature \(no configured sec
         smile_webhook on;
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -1015,7 +1000,7 @@ qr/\[info\] .*smile webhook rejected request: missing_signature \(no signature h
         smile_webhook on;
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Body"
@@ -1055,7 +1040,7 @@ qr/\[warn\] .*smile webhook rejected request: bad_signature /
         add_header X-Created-At $smile_event_created_at always;
         add_header X-User-Id $smile_user_id always;
         add_header X-Account-Id $smile_account_id always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 "POST /hook\n$::Acct"
@@ -1090,7 +1075,7 @@ qr/^X-Smile-Event-Type: ACCOUNT_CONNECTED$/m
             smile_webhook_allow 127.0.0.1;
             add_header X-Seen-As $remote_addr always;
             add_header X-Result $smile_webhook_result always;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+            proxy_pass http://echo;
         }
     }
 --- config
@@ -1123,7 +1108,7 @@ qr/^X-Smile-Event-Type: USER_CREATED$/m
 
     location @app {
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        proxy_pass http://echo;
     }
 --- request eval
 ["POST /hook\n$::Body", "POST /hook\n$::Body"]

@@ -6,16 +6,18 @@
 # and works (the delivery directives: t/005-dedupe.t, t/006-policy.t);
 # "smile_webhook off" in a nested location turns verification off there.
 #
-# Line numbers: in the nginx.conf that Test::Nginx writes (empty
-# main_config, TEST_NGINX_LOAD_MODULES set), the first line of
-# "--- http_config" is line 25 and the first line of "--- config" is line
-# 40 + the number of http_config lines.  "--- must_die" needs
+# Line numbers: conf_error() (t/lib/SmileApp.pm) names the line of the
+# block's own "--- config" or "--- http_config" the message must point at;
+# where that is in the nginx.conf the framework wrote is looked up in that
+# file.  "--- must_die" needs
 # TEST_NGINX_BINARY=tools/test-nginx-compat/nginx-errlog-wrapper with
-# Debian's nginx (see tools/test-nginx-compat/README.md).
+# Debian's nginx (see tools/test-nginx-compat/README.md).  The app of TEST
+# 22 and 23 is the echo app of t/lib/SmileApp.pm.
 
-use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
+use Test::Nginx::Socket;
 use SmileTest;
+use SmileApp qw(conf_error planned_tests with_echo);
 
 $ENV{TEST_NGINX_HTML_DIR} ||= html_dir();
 
@@ -28,7 +30,13 @@ sub signed {
            . "Content-Length: " . length($body) . "\n";
 }
 
+add_block_preprocessor(\&with_echo);
+
+repeat_each(2);
 no_long_string();
+
+plan tests => repeat_each() * planned_tests();
+
 run_tests();
 
 __DATA__
@@ -42,7 +50,7 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook" is enabled but no "smile_webhook_secret" or "smile_webhook_secret_file" is configured in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"smile_webhook" is enabled but no "smile_webhook_secret" or "smile_webhook_secret_file" is configured}, 'config', 2)
 
 
 
@@ -60,7 +68,7 @@ qr{\[emerg\] .*"smile_webhook" is enabled but no "smile_webhook_secret" or "smil
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook" is enabled but no "smile_webhook_secret" or "smile_webhook_secret_file" is configured in \S+/conf/nginx\.conf:48$}
+::conf_error('emerg', qr{"smile_webhook" is enabled but no "smile_webhook_secret" or "smile_webhook_secret_file" is configured}, 'config', 9)
 
 
 
@@ -74,7 +82,7 @@ qr{\[emerg\] .*"smile_webhook" is enabled but no "smile_webhook_secret" or "smil
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*empty secret in "smile_webhook_secret" in \S+/conf/nginx\.conf:26$}
+::conf_error('emerg', qr{empty secret in "smile_webhook_secret" directive}, 'http_config', 2)
 
 
 
@@ -87,7 +95,7 @@ qr{\[emerg\] .*empty secret in "smile_webhook_secret" in \S+/conf/nginx\.conf:26
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "nam=old" in "smile_webhook_secret", expected "name=ID" in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid parameter "nam=old" in "smile_webhook_secret" directive, expected "name=ID"}, 'config', 1)
 
 
 
@@ -100,7 +108,7 @@ qr{\[emerg\] .*invalid parameter "nam=old" in "smile_webhook_secret", expected "
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid parameter "name=" in "smile_webhook_secret", expected "name=ID" in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{invalid parameter "name=" in "smile_webhook_secret" directive, expected "name=ID"}, 'config', 3)
 
 
 
@@ -113,7 +121,7 @@ qr{\[emerg\] .*invalid parameter "name=" in "smile_webhook_secret", expected "na
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_secret_file" cannot open "\S+/html/no-such-file" \(2: No such file or directory\) in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{open\(\) "\S+/html/no-such-file" failed \(2: No such file or directory\)}, 'config', 3)
 
 
 
@@ -127,7 +135,7 @@ qr{\[emerg\] .*"smile_webhook_secret_file" cannot open "\S+/html/no-such-file" \
 --- must_die
 --- error_log eval
 [qr{\[crit\] .*pread\(\) "\S+/html" failed \(21: Is a directory\)$},
- qr{\[emerg\] .*"smile_webhook_secret_file" cannot read "\S+/html" \(21: Is a directory\) in \S+/conf/nginx\.conf:40$}]
+ ::conf_error('emerg', qr{pread\(\) "\S+/html" failed \(21: Is a directory\)}, 'config', 1)]
 
 
 
@@ -142,7 +150,7 @@ qr{\[emerg\] .*"smile_webhook_secret_file" cannot open "\S+/html/no-such-file" \
 [[ "secrets" => "# Smile webhook secrets\r\n\r\n\n# none yet\r\n\r\n" ]]
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_secret_file" file "\S+/html/secrets" contains no secret in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{file "\S+/html/secrets" of the "smile_webhook_secret_file" directive holds no secret}, 'http_config', 1)
 
 
 
@@ -157,7 +165,7 @@ qr{\[emerg\] .*"smile_webhook_secret_file" file "\S+/html/secrets" contains no s
 [[ "secrets" => "" ]]
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_secret_file" file "\S+/html/secrets" contains no secret in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{file "\S+/html/secrets" of the "smile_webhook_secret_file" directive holds no secret}, 'config', 3)
 
 
 
@@ -172,7 +180,7 @@ qr{\[emerg\] .*"smile_webhook_secret_file" file "\S+/html/secrets" contains no s
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid address or CIDR "10\.0\.0\.0/33" in "smile_webhook_allow" in \S+/conf/nginx\.conf:44$}
+::conf_error('emerg', qr{invalid address or CIDR "10\.0\.0\.0/33" in "smile_webhook_allow" directive}, 'config', 5)
 
 
 
@@ -185,7 +193,7 @@ qr{\[emerg\] .*invalid address or CIDR "10\.0\.0\.0/33" in "smile_webhook_allow"
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid address or CIDR "2001:db8::/129" in "smile_webhook_allow" in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid address or CIDR "2001:db8::/129" in "smile_webhook_allow" directive}, 'http_config', 1)
 
 
 
@@ -198,7 +206,7 @@ qr{\[emerg\] .*invalid address or CIDR "2001:db8::/129" in "smile_webhook_allow"
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid address or CIDR "hooks\.smile\.io" in "smile_webhook_allow" in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid address or CIDR "hooks\.smile\.io" in "smile_webhook_allow" directive}, 'config', 1)
 
 
 
@@ -212,7 +220,7 @@ qr{\[emerg\] .*invalid address or CIDR "hooks\.smile\.io" in "smile_webhook_allo
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid header name "Smile Signature" in "smile_webhook_signature_header" in \S+/conf/nginx\.conf:43$}
+::conf_error('emerg', qr{invalid header name "Smile Signature" in "smile_webhook_signature_header" directive}, 'config', 4)
 
 
 
@@ -225,7 +233,7 @@ qr{\[emerg\] .*invalid header name "Smile Signature" in "smile_webhook_signature
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid header name "Smile-Signature:" in "smile_webhook_signature_header" in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid header name "Smile-Signature:" in "smile_webhook_signature_header" directive}, 'http_config', 1)
 
 
 
@@ -239,7 +247,7 @@ qr{\[emerg\] .*invalid header name "Smile-Signature:" in "smile_webhook_signatur
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_signature_header" directive is duplicate in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"smile_webhook_signature_header" directive is duplicate}, 'config', 2)
 
 
 
@@ -252,7 +260,7 @@ qr{\[emerg\] .*"smile_webhook_signature_header" directive is duplicate in \S+/co
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] (?=.*"smile_webhook"[^_])(?=.*"yes").* in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{(?=.*"smile_webhook"[^_])(?=.*"yes").*}, 'config', 3)
 
 
 
@@ -265,7 +273,7 @@ qr{\[emerg\] (?=.*"smile_webhook"[^_])(?=.*"yes").* in \S+/conf/nginx\.conf:42$}
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] (?=.*"smile_webhook_log_level")(?=.*"loud").* in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{(?=.*"smile_webhook_log_level")(?=.*"loud").*}, 'config', 1)
 
 
 
@@ -279,7 +287,7 @@ qr{\[emerg\] (?=.*"smile_webhook_log_level")(?=.*"loud").* in \S+/conf/nginx\.co
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook" directive is duplicate in \S+/conf/nginx\.conf:43$}
+::conf_error('emerg', qr{"smile_webhook" directive is duplicate}, 'config', 4)
 
 
 
@@ -293,7 +301,7 @@ qr{\[emerg\] .*"smile_webhook" directive is duplicate in \S+/conf/nginx\.conf:43
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook" directive is not allowed here in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"smile_webhook" directive is not allowed here}, 'config', 2)
 
 
 
@@ -307,7 +315,7 @@ qr{\[emerg\] .*"smile_webhook" directive is not allowed here in \S+/conf/nginx\.
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook" directive is not allowed here in \S+/conf/nginx\.conf:26$}
+::conf_error('emerg', qr{"smile_webhook" directive is not allowed here}, 'http_config', 2)
 
 
 
@@ -320,7 +328,7 @@ qr{\[emerg\] .*"smile_webhook" directive is not allowed here in \S+/conf/nginx\.
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "smile_webhook_secret" directive in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{invalid number of arguments in "smile_webhook_secret" directive}, 'config', 3)
 
 
 
@@ -344,7 +352,7 @@ qr{\[emerg\] .*invalid number of arguments in "smile_webhook_secret" directive i
         smile_webhook on;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/app;
+        proxy_pass http://echo;
     }
 
     location = /location-level {
@@ -357,13 +365,7 @@ qr{\[emerg\] .*invalid number of arguments in "smile_webhook_secret" directive i
         smile_webhook_log_level error;
         add_header X-Key $smile_webhook_key always;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/app;
-    }
-
-    location = /app {
-        content_by_lua_block {
-            ngx.print(ngx.var.http_x_smile_event_type or "unverified", "\n")
-        }
+        proxy_pass http://echo;
     }
 --- user_files
 >>> http-secrets
@@ -391,8 +393,9 @@ location file secret
  "X-Key: line1\nX-Result: ok",
  "!X-Key\nX-Result: missing_signature"]
 --- response_body_like eval
-["^USER_CREATED\n\\z", "401 Authorization Required",
- "^USER_CREATED\n\\z", "^USER_CREATED\n\\z", "401 Authorization Required"]
+["(?m)^X-Smile-Event-Type: USER_CREATED\$", "401 Authorization Required",
+ "(?m)^X-Smile-Event-Type: USER_CREATED\$",
+ "(?m)^X-Smile-Event-Type: USER_CREATED\$", "401 Authorization Required"]
 --- no_error_log
 [emerg]
 [alert]
@@ -406,25 +409,17 @@ location file secret
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         add_header X-Result $smile_webhook_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/app;
+        proxy_pass http://echo;
 
         location /hook/open {
             smile_webhook off;
             add_header X-Result "$smile_webhook_result" always;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/app;
+            proxy_pass http://echo;
         }
 
         location /hook/nested {
             add_header X-Result $smile_webhook_result always;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/app;
-        }
-    }
-
-    location = /app {
-        content_by_lua_block {
-            ngx.req.read_body()
-            ngx.print(ngx.var.http_x_smile_event_type or "unverified", " ",
-                      ngx.var.request_body or "", "\n")
+            proxy_pass http://echo;
         }
     }
 --- request eval
@@ -437,8 +432,9 @@ location file secret
 --- response_headers eval
 ["!X-Result", "X-Result: missing_signature", "X-Result: ok"]
 --- response_body_like eval
-["^unverified not an event\n\\z", "401 Authorization Required",
- "^USER_CREATED \\{"]
+["\\APOST /hook/open\n(?:(?!X-Smile-)[^\n]+\n)+\nnot an event\\z",
+ "401 Authorization Required",
+ "(?ms)^X-Smile-Event-Type: USER_CREATED\$.*\n\n\\{"]
 --- no_error_log
 [alert]
 
@@ -465,8 +461,13 @@ location file secret
 X-Result: ok
 --- response_body
 app
---- error_log eval
-qr{\[warn\] .*low address bits of 127\.0\.0\.1/8 are meaningless in \S+/conf/nginx\.conf:43$}
+--- grep_error_log eval
+qr/\[warn\] .*low address bits.*/
+--- grep_error_log_out eval
+# logged once, when nginx starts (the second round runs on the same nginx)
+[::conf_error('warn', 'low address bits of 127.0.0.1/8 are meaningless',
+              'config', 4),
+ ""]
 --- no_error_log
 [emerg]
 [alert]

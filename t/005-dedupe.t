@@ -11,20 +11,24 @@
 #
 # The app is the "ledger" of t/lib/SmileApp.pm (it counts the deliveries of
 # each id, GET /hits lists them).  Blocks that need requests to overlap, a
-# reload or an abort drive them from a content_by_lua location with the
-# smile.* helpers described there.  Every block runs a master and two
-# workers with "listen ... reuseport", so that separate connections land on
-# both workers.
+# reload, a killed worker or an abort drive them from a "--- driver" (Perl
+# code with the $d helpers described there).  Every block runs a master
+# and two workers with "listen ... reuseport", so that separate connections
+# land on both workers.
+#
+# One round per block (repeat_each(1)): the blocks count deliveries in a
+# dedupe zone and a ledger that live as long as nginx, and a second round
+# on the same nginx would find the ids of the first delivered.
 
 BEGIN { $ENV{TEST_NGINX_REUSE_PORT} = 1 }
 
 use lib 't/lib';
 use IO::Socket::INET;
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use SmileTest qw(:DEFAULT fresh_event);
-use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                acknowledged events_list with_ledger);
+use SmileApp qw(:DEFAULT :ledger);
 
+repeat_each(1);
 master_on();
 workers(2);
 worker_connections(1024);
@@ -58,6 +62,8 @@ our @MANY = map { fresh_event(id => sprintf('ev-evict-%03d-', $_) . ('x' x 22)) 
                 1 .. 300;
 
 add_block_preprocessor(\&with_ledger);
+
+plan tests => repeat_each() * planned_tests();
 
 run_tests();
 
@@ -108,22 +114,17 @@ smile webhook rejected
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /twice {
-        content_by_lua_block {
-            local body = smile.body()
-            for i = 1, 2 do
-                local res = smile.post("/hook", body,
-                                       ngx.var.http_smile_signature)
-                ngx.say(i, ": ", smile.line(res), " (",
-                        res.headers["content-length"], " bytes)")
-            end
-        }
-    }
+--- driver
+my ($body, $sig) = ($d->body, $d->header('Smile-Signature'));
+for my $i (1, 2) {
+    my $res = $d->post('/hook', $body, $sig);
+    $d->say("$i: ", $d->line($res), " (",
+            $res->{headers}{'content-length'}, " bytes)");
+}
 --- more_headers eval
 ::hdrs($::E1)
 --- request eval
-::post($::E1, "/twice")
+::post($::E1, "/drive")
 --- response_body eval
 "1: 200 ok delivery 1 of ev-dedupe-1 ("
 . length(::ledger_sees(1, $::E1)) . " bytes)
@@ -263,27 +264,15 @@ smile webhook rejected
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /race {
-        content_by_lua_block {
-            local body = smile.body()
-            local sig = ngx.var.http_smile_signature
-            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
-                                           body, sig)
-            smile.wait_holding("ev-dedupe-1")
-            local second = smile.post("/hook", body, sig)
-            ngx.say("second: ", smile.line(second))
-            smile.release("ev-dedupe-1")
-            local _, res = assert(ngx.thread.wait(first))
-            ngx.say("first: ", smile.line(res))
-            ngx.say("third: ", smile.line(smile.post("/hook", body, sig)))
-            ngx.print("409 page: ", second.body)
-        }
-    }
---- more_headers eval
-::hdrs($::E1)
+--- driver
+my $ev = $d->events->[0];
+my ($first, $second) = $d->overlapping($ev);
+$d->say("second: ", $d->line($second));
+$d->say("first: ", $d->line($first));
+$d->say("third: ", $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+$d->print("409 page: ", $second->{body});
 --- request eval
-::post($::E1, "/race")
+"POST /drive\n" . ::events_list($::E1)
 --- response_body eval
 "second: 409 in_flight <html>
 first: 200 ok delivery 1 of ev-dedupe-1
@@ -325,42 +314,31 @@ Each attempt uses a new id; attempts go on until both cases were seen
         add_header X-Pid $pid always;
         proxy_pass http://ledger;
     }
-
-    location = /race {
-        content_by_lua_block {
-            local events = smile.events()
-            local seen = {}
-            for i, ev in ipairs(events) do
-                local id = ev.id
-                local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
-                                               ev.body, ev.sig)
-                smile.wait_holding(id)
-                local second = smile.post("/hook", ev.body, ev.sig)
-                smile.release(id)
-                local _, res = assert(ngx.thread.wait(first))
-                local case = (res.headers["x-pid"] == second.headers["x-pid"])
-                             and "same worker" or "two workers"
-                local hits = ngx.shared.smile_ledger:get("hits:" .. id)
-                if smile.line(res) ~= "200 ok delivery 1 of " .. id
-                   or smile.line(second) ~= "409 in_flight <html>"
-                   or hits ~= 1
-                then
-                    ngx.say("attempt ", i, " (", case, "): first ",
-                            smile.line(res), ", second ", smile.line(second),
-                            ", app deliveries ", hits)
-                    return
-                end
-                seen[case] = true
-                if seen["same worker"] and seen["two workers"] then
-                    ngx.say("409 in_flight with the same worker and with two workers")
-                    return
-                end
-            end
-            ngx.say("not both cases in ", #events, " attempts")
-        }
+--- driver
+my $events = $d->events;
+my %seen;
+for my $i (1 .. @$events) {
+    my $ev = $events->[$i - 1];
+    my ($res, $second) = $d->overlapping($ev);
+    my $case = $res->{headers}{'x-pid'} eq $second->{headers}{'x-pid'}
+               ? 'same worker' : 'two workers';
+    my $hits = $d->hits($ev->{id});
+    if ($d->line($res) ne "200 ok delivery 1 of $ev->{id}"
+        || $d->line($second) ne '409 in_flight <html>' || $hits != 1)
+    {
+        $d->say("attempt $i ($case): first ", $d->line($res), ", second ",
+                $d->line($second), ", app deliveries $hits");
+        return;
     }
+    $seen{$case} = 1;
+    if ($seen{'same worker'} && $seen{'two workers'}) {
+        $d->say("409 in_flight with the same worker and with two workers");
+        return;
+    }
+}
+$d->say("not both cases in ", scalar @$events, " attempts");
 --- request eval
-"POST /race\n"
+"POST /drive\n"
 . ::events_list(map { ::fresh_event(id => "ev-race-$_") } 1 .. 40)
 --- response_body
 409 in_flight with the same worker and with two workers
@@ -372,7 +350,7 @@ smile webhook rejected request: in_flight (event id is being delivered by anothe
 
 
 
-=== TEST 8: a request that ends without any upstream (a lua content handler answering 200) leaves no mark: the next delivery is handled again
+=== TEST 8: a request that ends without any upstream (a 200 from a named location, no proxy) leaves no mark: the next delivery is handled again
 --- http_config
     smile_webhook_dedupe_zone events:1m;
 --- config
@@ -381,10 +359,14 @@ smile webhook rejected request: in_flight (event id is being delivered by anothe
         smile_webhook_secret "a little secret";
         smile_webhook_allow 127.0.0.1;
         smile_webhook_dedupe events;
+        # no file html/hook: the static module's 404 goes to @here
+        log_not_found off;
+        error_page 404 =200 @here;
+    }
+
+    location @here {
         add_header X-Result $smile_webhook_result always;
-        content_by_lua_block {
-            ngx.say("handled here: ", ngx.var.http_x_smile_event_id)
-        }
+        return 200 "handled here: $http_x_smile_event_id\n";
     }
 --- request eval
 [::post($::E1), ::post($::E1)]
@@ -407,7 +389,7 @@ smile webhook acknowledged
 
     upstream flaky {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        server unix:$TEST_NGINX_SERVER_ROOT/logs/ledger.sock backup;
+        server unix:$TEST_NGINX_SMILE_APPS/ledger.sock backup;
     }
 --- config
     location = /hook {
@@ -482,33 +464,24 @@ closed connection yet); it must go through within the helpers' 120 s.
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /abort {
-        content_by_lua_block {
-            local body = smile.body()
-            local sig = ngx.var.http_smile_signature
-            local sock = smile.send("POST", "/hook?hold=1",
-                                    { "Smile-Signature: " .. sig }, body)
-            smile.wait_holding("ev-dedupe-1")
-            sock:close()
-            local res, tries = nil, 0
-            local deadline = ngx.now() + 120
-            repeat
-                if tries > 0 then
-                    ngx.sleep(0.01)
-                end
-                tries = tries + 1
-                res = smile.post("/hook", body, sig)
-            until res.status ~= 409 or ngx.now() > deadline
-            ngx.say("retry: ", smile.line(res))
-            smile.release("ev-dedupe-1")
-            ngx.say("again: ", smile.line(smile.post("/hook", body, sig)))
-        }
-    }
+--- driver
+my ($body, $sig) = ($d->body, $d->header('Smile-Signature'));
+my $sock = $d->start_post('/hook?hold=1', $body, $sig);
+$d->wait_holding('ev-dedupe-1');
+close $sock;
+my ($res, $tries) = (undef, 0);
+my $deadline = time + 120;
+do {
+    $d->sleep(0.01) if $tries++;
+    $res = $d->post('/hook', $body, $sig);
+} until $res->{status} != 409 || time > $deadline;
+$d->say("retry: ", $d->line($res));
+$d->release('ev-dedupe-1');
+$d->say("again: ", $d->line($d->post('/hook', $body, $sig)));
 --- more_headers eval
 ::hdrs($::E1)
 --- request eval
-::post($::E1, "/abort")
+::post($::E1, "/drive")
 --- response_body
 retry: 200 ok delivery 2 of ev-dedupe-1
 again: 200 duplicate -
@@ -530,33 +503,23 @@ client prematurely closed connection
         smile_webhook_allow 127.0.0.1;
         smile_webhook_dedupe events;
         add_header X-Result $smile_webhook_result always;
-        add_header X-Gen $smile_test_generation always;
-        set_by_lua_block $smile_test_generation { return smile.generation }
+        add_header X-Pid $pid always;
         proxy_pass http://ledger;
     }
-
-    location = /reload {
-        content_by_lua_block {
-            local body = smile.body()
-            local sig = ngx.var.http_smile_signature
-            local res = smile.post("/hook", body, sig)
-            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
-            local gen = smile.hup()
-            res = smile.until_generation(gen, function()
-                return smile.post("/hook", body, sig)
-            end)
-            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
-            ngx.say("app deliveries: ",
-                    ngx.shared.smile_ledger:get("hits:ev-dedupe-1"))
-        }
-    }
+--- driver
+my ($body, $sig) = ($d->body, $d->header('Smile-Signature'));
+$d->say("before the reload: ", $d->line($d->post('/hook', $body, $sig)));
+$d->hup;
+my $res = $d->from_new_worker(sub { $d->post('/hook', $body, $sig) });
+$d->say("after the reload: ", $d->line($res));
+$d->say("app deliveries: ", $d->hits('ev-dedupe-1'));
 --- more_headers eval
 ::hdrs($::E1)
 --- request eval
-::post($::E1, "/reload")
+::post($::E1, "/drive")
 --- response_body
-generation 1: 200 ok delivery 1 of ev-dedupe-1
-generation 2: 200 duplicate -
+before the reload: 200 ok delivery 1 of ev-dedupe-1
+after the reload: 200 duplicate -
 app deliveries: 1
 --- no_error_log
 [error]
@@ -577,44 +540,26 @@ smile webhook rejected
         smile_webhook_allow 127.0.0.1;
         smile_webhook_dedupe events;
         add_header X-Result $smile_webhook_result always;
-        add_header X-Gen $smile_test_generation always;
-        set_by_lua_block $smile_test_generation { return smile.generation }
+        add_header X-Pid $pid always;
         proxy_pass http://ledger;
     }
-
-    location = /reload {
-        content_by_lua_block {
-            local body = smile.body()
-            local sig = ngx.var.http_smile_signature
-            local res = smile.post("/hook", body, sig)
-            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
-            local path = ngx.config.prefix() .. "conf/nginx.conf"
-            local f = assert(io.open(path))
-            local conf = f:read("*a")
-            f:close()
-            conf = conf:gsub("dedupe_zone events:1m;", "dedupe_zone events:2m;")
-            f = assert(io.open(path, "w"))
-            f:write(conf)
-            f:close()
-            local gen = smile.hup()
-            res = smile.until_generation(gen, function()
-                return smile.post("/hook", body, sig)
-            end)
-            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
-            res = smile.until_generation(gen, function()
-                return smile.post("/hook", body, sig)
-            end)
-            ngx.say("generation ", res.headers["x-gen"], ": ", smile.line(res))
-        }
-    }
+--- driver
+my ($body, $sig) = ($d->body, $d->header('Smile-Signature'));
+$d->say("before the reload: ", $d->line($d->post('/hook', $body, $sig)));
+$d->edit_conf('dedupe_zone events:1m;' => 'dedupe_zone events:2m;');
+$d->hup;
+for (1, 2) {
+    my $res = $d->from_new_worker(sub { $d->post('/hook', $body, $sig) });
+    $d->say("after the reload: ", $d->line($res));
+}
 --- more_headers eval
 ::hdrs($::E1)
 --- request eval
-::post($::E1, "/reload")
+::post($::E1, "/drive")
 --- response_body
-generation 1: 200 ok delivery 1 of ev-dedupe-1
-generation 2: 200 ok delivery 2 of ev-dedupe-1
-generation 2: 200 duplicate -
+before the reload: 200 ok delivery 1 of ev-dedupe-1
+after the reload: 200 ok delivery 2 of ev-dedupe-1
+after the reload: 200 duplicate -
 --- no_error_log
 [error]
 [alert]
@@ -641,34 +586,30 @@ log is not read 300 times); it stops at the first unexpected answer.
     location = /status {
         smile_webhook_status;
     }
-
-    location = /many {
-        content_by_lua_block {
-            local events = smile.events()
-            for _, ev in ipairs(events) do
-                local line = smile.line(smile.post("/hook", ev.body, ev.sig))
-                if line ~= "200 ok delivery 1 of " .. ev.id then
-                    ngx.say(ev.id, ": ", line)
-                    return
-                end
-            end
-            ngx.say(#events, " ids: 200 ok delivery 1")
-            local first, last = events[1], events[#events]
-            ngx.say("first again: ",
-                    smile.line(smile.post("/hook", first.body, first.sig)))
-            ngx.say("last again: ",
-                    smile.line(smile.post("/hook", last.body, last.sig)))
-            local status = smile.request("GET", "/status").body
-            local delivered = tonumber(status:match(
-                'smile_webhook_dedupe_entries{zone="tiny",state="delivered"} (%d+)'))
-            local evicted = tonumber(status:match(
-                'smile_webhook_dedupe_evictions_total{zone="tiny"} (%d+)'))
-            ngx.say("delivered + evicted: ", delivered + evicted)
-            ngx.print(status)
-        }
+--- driver
+my $events = $d->events;
+for my $ev (@$events) {
+    my $line = $d->line($d->post('/hook', $ev->{body}, $ev->{sig}));
+    if ($line ne "200 ok delivery 1 of $ev->{id}") {
+        $d->say("$ev->{id}: $line");
+        return;
     }
+}
+$d->say(scalar @$events, " ids: 200 ok delivery 1");
+my ($first, $last) = ($events->[0], $events->[-1]);
+$d->say("first again: ",
+        $d->line($d->post('/hook', $first->{body}, $first->{sig})));
+$d->say("last again: ",
+        $d->line($d->post('/hook', $last->{body}, $last->{sig})));
+my $status = $d->status;
+my ($delivered) = $status
+    =~ /smile_webhook_dedupe_entries\{zone="tiny",state="delivered"\} (\d+)/;
+my ($evicted) = $status
+    =~ /smile_webhook_dedupe_evictions_total\{zone="tiny"\} (\d+)/;
+$d->say("delivered + evicted: ", $delivered + $evicted);
+$d->print($status);
 --- request eval
-"POST /many\n" . ::events_list(@::MANY)
+"POST /drive\n" . ::events_list(@::MANY)
 --- response_body_like eval
 qr/\A300 ids: 200 ok delivery 1
 first again: 200 ok delivery 2 of ev-evict-001-xxxxxxxxxxxxxxxxxxxxxx
@@ -720,56 +661,47 @@ connections ends the requests and releases their ids.
     location = /status {
         smile_webhook_status;
     }
-
-    location = /fill {
-        content_by_lua_block {
-            local function status()
-                local s = smile.request("GET", "/status").body
-                return tonumber(s:match('state="in_flight"} (%d+)')),
-                       tonumber(s:match('overflows_total{zone="tiny"} (%d+)')),
-                       tonumber(s:match('state="delivered"} (%d+)'))
-            end
-            local events = smile.events()
-            local last = table.remove(events)
-            local socks = {}
-            local in_flight, overflows
-            for i, ev in ipairs(events) do
-                socks[i] = smile.send("POST", "/stuck",
-                                      { "Smile-Signature: " .. ev.sig }, ev.body)
-                local deadline = ngx.now() + 120
-                repeat
-                    in_flight, overflows = status()
-                    if in_flight + overflows < i then
-                        ngx.sleep(0.01)
-                    end
-                until in_flight + overflows == i or ngx.now() > deadline
-                if overflows > 0 then
-                    break
-                end
-            end
-            ngx.say("full: ", in_flight > 50 and "more than 50" or in_flight,
-                    " ids in flight, overflows ", overflows)
-            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
-            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
-            local _, overflows2 = status()
-            ngx.say("overflows ", overflows2 - overflows)
-            for _, sock in ipairs(socks) do
-                sock:close()
-            end
-            local deadline = ngx.now() + 120
-            repeat
-                ngx.sleep(0.01)
-                in_flight = status()
-            until in_flight == 0 or ngx.now() > deadline
-            ngx.say("released: ", in_flight, " in flight")
-            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
-            ngx.say(smile.line(smile.post("/hook", last.body, last.sig)))
-            local _, _, delivered = status()
-            ngx.say("delivered ", delivered)
-        }
+--- driver
+my $status = sub {
+    my $s = $d->status;
+    my ($in_flight) = $s =~ /state="in_flight"\} (\d+)/;
+    my ($overflows) = $s =~ /overflows_total\{zone="tiny"\} (\d+)/;
+    my ($delivered) = $s =~ /state="delivered"\} (\d+)/;
+    return ($in_flight, $overflows, $delivered);
+};
+my @events = @{ $d->events };
+my $last = pop @events;
+my (@socks, $in_flight, $overflows);
+for my $i (1 .. @events) {
+    my $ev = $events[$i - 1];
+    push @socks, $d->start_post('/stuck', $ev->{body}, $ev->{sig});
+    my $deadline = time + 120;
+    while (1) {
+        ($in_flight, $overflows) = $status->();
+        last if $in_flight + $overflows == $i || time > $deadline;
+        $d->sleep(0.01);
     }
+    last if $overflows > 0;
+}
+$d->say("full: ", $in_flight > 50 ? "more than 50" : $in_flight,
+        " ids in flight, overflows $overflows");
+$d->say($d->line($d->post('/hook', $last->{body}, $last->{sig})));
+$d->say($d->line($d->post('/hook', $last->{body}, $last->{sig})));
+my (undef, $overflows2) = $status->();
+$d->say("overflows ", $overflows2 - $overflows);
+close $_ for @socks;
+my $deadline = time + 120;
+do {
+    $d->sleep(0.01);
+    ($in_flight) = $status->();
+} until $in_flight == 0 || time > $deadline;
+$d->say("released: $in_flight in flight");
+$d->say($d->line($d->post('/hook', $last->{body}, $last->{sig})));
+$d->say($d->line($d->post('/hook', $last->{body}, $last->{sig})));
+my (undef, undef, $delivered) = $status->();
+$d->say("delivered $delivered");
 --- request eval
-"POST /fill\n" . ::events_list(@::LONG)
+"POST /drive\n" . ::events_list(@::LONG)
 --- response_body eval
 my $id = 'ev-long-400-' . ('x' x 116);
 "full: more than 50 ids in flight, overflows 1
@@ -802,22 +734,17 @@ qr/\[warn\] .*smile webhook dedupe zone "tiny" is full, event id "ev-long-400-x{
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /ttl {
-        content_by_lua_block {
-            local body = smile.body()
-            local sig = ngx.var.http_smile_signature
-            ngx.say(smile.line(smile.post("/hook", body, sig)))
-            ngx.say(smile.line(smile.post("/hook", body, sig)))
-            ngx.sleep(4.5)
-            ngx.say(smile.line(smile.post("/hook", body, sig)))
-            ngx.say(smile.line(smile.post("/hook", body, sig)))
-        }
-    }
+--- driver
+my ($body, $sig) = ($d->body, $d->header('Smile-Signature'));
+$d->say($d->line($d->post('/hook', $body, $sig)));
+$d->say($d->line($d->post('/hook', $body, $sig)));
+$d->sleep(4.5);
+$d->say($d->line($d->post('/hook', $body, $sig)));
+$d->say($d->line($d->post('/hook', $body, $sig)));
 --- more_headers eval
 ::hdrs($::E1)
 --- request eval
-::post($::E1, "/ttl")
+::post($::E1, "/drive")
 --- response_body
 200 ok delivery 1 of ev-dedupe-1
 200 duplicate -
@@ -906,7 +833,7 @@ qr/\[warn\] .*smile webhook dedupe zone "tiny" is full, event id "ev-long-400-x{
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*zone "events:16k" is too small in "smile_webhook_dedupe_zone", it must be at least 32k in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{zone "events:16k" is too small in "smile_webhook_dedupe_zone" directive, it must be at least 32k}, 'http_config', 1)
 
 
 
@@ -916,7 +843,7 @@ qr{\[emerg\] .*zone "events:16k" is too small in "smile_webhook_dedupe_zone", it
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid zone "events" in "smile_webhook_dedupe_zone", it must be NAME:SIZE in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid zone "events" in "smile_webhook_dedupe_zone" directive, it must be NAME:SIZE}, 'http_config', 1)
 
 
 
@@ -926,7 +853,7 @@ qr{\[emerg\] .*invalid zone "events" in "smile_webhook_dedupe_zone", it must be 
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid zone ":1m" in "smile_webhook_dedupe_zone", it must be NAME:SIZE in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid zone ":1m" in "smile_webhook_dedupe_zone" directive, it must be NAME:SIZE}, 'http_config', 1)
 
 
 
@@ -936,7 +863,7 @@ qr{\[emerg\] .*invalid zone ":1m" in "smile_webhook_dedupe_zone", it must be NAM
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"events:lots".* in "smile_webhook_dedupe_zone".* in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{"events:lots".* in "smile_webhook_dedupe_zone" directive.*}, 'http_config', 1)
 
 
 
@@ -946,7 +873,7 @@ qr{\[emerg\] .*"events:lots".* in "smile_webhook_dedupe_zone".* in \S+/conf/ngin
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid ttl "ttl=0" in "smile_webhook_dedupe_zone", .* in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid ttl "ttl=0" in "smile_webhook_dedupe_zone" directive, .*}, 'http_config', 1)
 
 
 
@@ -956,7 +883,7 @@ qr{\[emerg\] .*invalid ttl "ttl=0" in "smile_webhook_dedupe_zone", .* in \S+/con
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone", .* in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone" directive, .*}, 'http_config', 1)
 
 
 
@@ -966,7 +893,7 @@ qr{\[emerg\] .*invalid ttl "ttl=soon" in "smile_webhook_dedupe_zone", .* in \S+/
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"size=2m" in "smile_webhook_dedupe_zone".* in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{"size=2m" in "smile_webhook_dedupe_zone" directive.*}, 'http_config', 1)
 
 
 
@@ -978,7 +905,7 @@ qr{\[emerg\] .*"size=2m" in "smile_webhook_dedupe_zone".* in \S+/conf/nginx\.con
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*duplicate zone "events" in "smile_webhook_dedupe_zone" in \S+/conf/nginx\.conf:27$}
+::conf_error('emerg', qr{duplicate zone "events" in "smile_webhook_dedupe_zone" directive}, 'http_config', 3)
 
 
 
@@ -987,7 +914,7 @@ qr{\[emerg\] .*duplicate zone "events" in "smile_webhook_dedupe_zone" in \S+/con
     smile_webhook_dedupe_zone events:1m;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_dedupe_zone" directive is not allowed here in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"smile_webhook_dedupe_zone" directive is not allowed here}, 'config', 1)
 
 
 
@@ -1003,7 +930,7 @@ qr{\[emerg\] .*"smile_webhook_dedupe_zone" directive is not allowed here in \S+/
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown zone "evnets" in "smile_webhook_dedupe" in \S+/conf/nginx\.conf:44, it must be defined by "smile_webhook_dedupe_zone"$}
+::conf_error('emerg', qr{unknown zone "evnets" in "smile_webhook_dedupe" directive}, 'config', 4, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
 
 
 
@@ -1013,7 +940,7 @@ qr{\[emerg\] .*unknown zone "evnets" in "smile_webhook_dedupe" in \S+/conf/nginx
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*unknown zone "events" in "smile_webhook_dedupe" in \S+/conf/nginx\.conf:25, it must be defined by "smile_webhook_dedupe_zone"$}
+::conf_error('emerg', qr{unknown zone "events" in "smile_webhook_dedupe" directive}, 'http_config', 1, after => qr{, it must be defined by "smile_webhook_dedupe_zone"})
 
 
 
@@ -1028,7 +955,7 @@ qr{\[emerg\] .*unknown zone "events" in "smile_webhook_dedupe" in \S+/conf/nginx
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_dedupe" directive is duplicate in \S+/conf/nginx\.conf:43$}
+::conf_error('emerg', qr{"smile_webhook_dedupe" directive is duplicate}, 'config', 3)
 
 
 
@@ -1037,7 +964,7 @@ qr{\[emerg\] .*"smile_webhook_dedupe" directive is duplicate in \S+/conf/nginx\.
     smile_webhook_dedupe;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "smile_webhook_dedupe" directive in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid number of arguments in "smile_webhook_dedupe" directive}, 'config', 1)
 
 
 
@@ -1054,20 +981,16 @@ qr{\[emerg\] .*invalid number of arguments in "smile_webhook_dedupe" directive i
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-    location = /t {
-        content_by_lua_block {
-            local ev = smile.events()[1]
-            local sock = smile.send("POST", "/hook",
-                                    { "Smile-Signature: " .. ev.sig }, ev.body)
-            ngx.say("first: ", sock:receive("*l"))
-            -- nginx lingers on the connection until this socket closes
-            local res = smile.post("/hook", ev.body, ev.sig)
-            ngx.say("again, first socket still open: ", smile.line(res))
-            sock:close()
-        }
-    }
+--- driver
+my $ev = $d->events->[0];
+my $sock = $d->start_post('/hook', $ev->{body}, $ev->{sig});
+$d->say("first: ", $d->read_line($sock));
+# nginx lingers on the connection until this socket closes
+my $res = $d->post('/hook', $ev->{body}, $ev->{sig});
+$d->say("again, first socket still open: ", $d->line($res));
+close $sock;
 --- request eval
-"POST /t\n" . ::events_list($::LINGER)
+"POST /drive\n" . ::events_list($::LINGER)
 --- response_body
 first: HTTP/1.1 200 OK
 again, first socket still open: 200 duplicate -
@@ -1093,48 +1016,31 @@ at alert level, so this block does not check for alerts.
         proxy_set_header X-Front-Pid $pid;
         proxy_pass http://ledger;
     }
-    location = /t {
-        content_by_lua_block {
-            local ffi = require "ffi"
-            pcall(ffi.cdef, "int kill(int pid, int sig);")
-            local ledger = ngx.shared.smile_ledger
+--- driver
+for my $ev (@{ $d->events }) {
+    my $sock = $d->start_post('/hook?hold=1', $ev->{body}, $ev->{sig});
+    $d->wait_holding($ev->{id});
+    my $pid = $d->held_by($ev->{id});
 
-            for _, ev in ipairs(smile.events()) do
-                local sock = smile.send("POST", "/hook?hold=1",
-                                        { "Smile-Signature: " .. ev.sig },
-                                        ev.body)
-                smile.wait_holding(ev.id)
-                local pid = ledger:get("held-by:" .. ev.id)
-
-                if pid ~= ngx.worker.pid() then
-                    assert(ffi.C.kill(pid, 9) == 0, "kill -9 failed")
-
-                    -- until the master has reaped it
-                    local deadline = ngx.now() + 120
-                    while ffi.C.kill(pid, 0) == 0 do
-                        assert(ngx.now() < deadline, "worker still there")
-                        ngx.sleep(0.01)
-                    end
-
-                    local res = smile.post("/hook", ev.body, ev.sig)
-                    ngx.say("after the kill: ", smile.line(res))
-                    ngx.say("again: ",
-                            smile.line(smile.post("/hook", ev.body, ev.sig)))
-                    smile.release(ev.id)
-                    sock:close()
-                    return
-                end
-
-                -- held in this very worker: give up this id, try another
-                smile.release(ev.id)
-                sock:close()
-            end
-
-            ngx.say("every held request was in the driver's worker")
-        }
+    if ($pid != $d->front_pid) {
+        $d->kill_worker($pid);
+        $d->say("after the kill: ",
+                $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+        $d->say("again: ",
+                $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+        $d->release($ev->{id});
+        close $sock;
+        return;
     }
+
+    # held by the worker that proxies this driver's own request: killing
+    # it would end that request too; give up this id, try another
+    $d->release($ev->{id});
+    close $sock;
+}
+$d->say("every held request was in the driver's worker");
 --- request eval
-"POST /t\n"
+"POST /drive\n"
 . ::events_list(map { ::fresh_event(id => "ev-killed-$_") } 1 .. 40)
 --- response_body_like eval
 qr/\Aafter the kill: 200 ok delivery 2 of ev-killed-\d+\nagain: 200 duplicate -\n\z/
@@ -1160,35 +1066,26 @@ the order of the events) and with its real one.
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /drive {
-        content_by_lua_block {
-            local events, forged = smile.events(), {}
-            for sig in ngx.var.http_x_forged:gmatch("%x+") do
-                forged[#forged + 1] = sig
-            end
-            local ev, ev2 = events[1], events[2]
-            ngx.say("forged, unknown id: ",
-                    smile.line(smile.post("/hook", ev2.body, forged[2])))
-            ngx.say("real, after it: ",
-                    smile.line(smile.post("/hook", ev2.body, ev2.sig)))
-            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
-                                           ev.body, ev.sig)
-            smile.wait_holding(ev.id)
-            ngx.say("forged, in flight: ",
-                    smile.line(smile.post("/hook", ev.body, forged[1])))
-            ngx.say("real, in flight: ",
-                    smile.line(smile.post("/hook", ev.body, ev.sig)))
-            smile.release(ev.id)
-            local _, res = assert(ngx.thread.wait(first))
-            ngx.say("real, held: ", smile.line(res))
-            ngx.say("forged, delivered: ",
-                    smile.line(smile.post("/hook", ev.body, forged[1])))
-            ngx.say("real, delivered: ",
-                    smile.line(smile.post("/hook", ev.body, ev.sig)))
-            ngx.print(smile.request("GET", "/hits").body)
-        }
-    }
+--- driver
+my ($ev, $ev2) = @{ $d->events };
+my @forged = split ' ', $d->header('X-Forged');
+$d->say("forged, unknown id: ",
+        $d->line($d->post('/hook', $ev2->{body}, $forged[1])));
+$d->say("real, after it: ",
+        $d->line($d->post('/hook', $ev2->{body}, $ev2->{sig})));
+my $first = $d->start_post('/hook?hold=1', $ev->{body}, $ev->{sig});
+$d->wait_holding($ev->{id});
+$d->say("forged, in flight: ",
+        $d->line($d->post('/hook', $ev->{body}, $forged[0])));
+$d->say("real, in flight: ",
+        $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+$d->release($ev->{id});
+$d->say("real, held: ", $d->line($d->receive($first)));
+$d->say("forged, delivered: ",
+        $d->line($d->post('/hook', $ev->{body}, $forged[0])));
+$d->say("real, delivered: ",
+        $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+$d->print($d->request('GET', '/hits')->{body});
 --- more_headers eval
 "X-Forged: " . ::sign($::E1, 'another secret') . " "
 . ::sign($::E2, 'another secret')
@@ -1242,120 +1139,109 @@ master's new worker gets another pid.
         proxy_set_header X-Front-Pid $pid;
         proxy_pass http://ledger;
     }
-    location = /t {
-        content_by_lua_block {
-            local ffi = require "ffi"
-            pcall(ffi.cdef, "int kill(int pid, int sig);")
-            local ledger = ngx.shared.smile_ledger
-            local takers = {
-                { "exec sleep 20", "root" },
-                { "exec setpriv --reuid=65534 --regid=65534 --clear-groups "
-                  .. "sleep 20", "another user" } }
-            local done = 0
+--- driver
+my @takers = (['exec sleep 20', 'root'],
+              ['exec setpriv --reuid=65534 --regid=65534 --clear-groups '
+               . 'sleep 20', 'another user']);
+my $done = 0;
 
-            local function set_last_pid(n)
-                local f = assert(io.open("/proc/sys/kernel/ns_last_pid",
-                                         "w"))
-                f:write(tostring(n))
-                f:close()
-            end
+my $set_last_pid = sub {
+    open my $fh, '>', '/proc/sys/kernel/ns_last_pid'
+        or die "cannot write ns_last_pid: $!\n";
+    print $fh $_[0];
+    close $fh;
+};
 
-            local function read(name)
-                local f = io.open(name)
-                if not f then
-                    return nil
-                end
-                local s = f:read("*a")
-                f:close()
-                return s
-            end
+my $read = sub {
+    open my $fh, '<', $_[0] or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+};
 
-            -- the 22nd field of /proc/PID/stat, or nil
-            local function start_of(pid)
-                local s = read("/proc/" .. pid .. "/stat")
-                local rest = s and s:match(".*%)%s(.*)$")
-                local n = 2
-                for w in (rest or ""):gmatch("%S+") do
-                    n = n + 1
-                    if n == 22 then
-                        return w
-                    end
-                end
-            end
+# the 22nd field of /proc/PID/stat (the start time), or undef
+my $start_of = sub {
+    my $s = $read->("/proc/$_[0]/stat");
+    return undef unless defined $s;
+    return (split ' ', substr($s, rindex($s, ')') + 2))[19];
+};
 
-            local function owner_of(pid)
-                local s = read("/proc/" .. pid .. "/status") or ""
-                return s:match("\nUid:%s+(%d+)") == "0" and "root"
-                       or "another user"
-            end
+my $owner_of = sub {
+    my ($uid) = ($read->("/proc/$_[0]/status") // '') =~ /\nUid:\s+(\d+)/;
+    return defined $uid && $uid eq '0' ? 'root' : 'another user';
+};
 
-            -- a new process with this pid; its popen handle, or nil
-            local function give(pid, cmd)
-                for _ = 1, 50 do
-                    set_last_pid(pid - 1)
-                    local p = io.popen(cmd)
-                    ngx.sleep(0.05)
-                    if (read("/proc/" .. pid .. "/cmdline") or "")
-                       :find("^sleep")
-                    then
-                        return p
-                    end
-                end
-            end
-
-            for _, ev in ipairs(smile.events()) do
-                local sock = smile.send("POST", "/hook?hold=1",
-                                        { "Smile-Signature: " .. ev.sig },
-                                        ev.body)
-                smile.wait_holding(ev.id)
-                local pid = ledger:get("held-by:" .. ev.id)
-
-                if pid ~= ngx.worker.pid() then
-                    local old = start_of(pid)
-                    set_last_pid(pid)
-                    assert(ffi.C.kill(pid, 9) == 0, "kill -9 failed")
-
-                    local deadline = ngx.now() + 60
-                    while start_of(pid) == old do
-                        assert(ngx.now() < deadline, "worker still there")
-                        ngx.sleep(0.01)
-                    end
-
-                    done = done + 1
-                    local p = give(pid, takers[done][1])
-                    local now = start_of(pid)
-                    ngx.say("pid ", (now and now ~= old)
-                                    and "taken by another process" or "free",
-                            ", owned by ", owner_of(pid))
-
-                    local res = smile.post("/hook", ev.body, ev.sig)
-                    ngx.say("after the kill: ", smile.line(res))
-                    ngx.say("again: ",
-                            smile.line(smile.post("/hook", ev.body, ev.sig)))
-
-                    if p then
-                        ffi.C.kill(pid, 9)
-                        p:close()
-                    end
-                    smile.release(ev.id)
-                    sock:close()
-
-                    if done == #takers then
-                        return
-                    end
-
-                else
-                    -- held in the driver's own worker: try another id
-                    smile.release(ev.id)
-                    sock:close()
-                end
-            end
-
-            ngx.say("not enough held requests outside the driver's worker")
+# a new process with this pid, running sleep (the command execs it, as
+# root or after dropping root): the handle of the command, or undef
+my $give = sub {
+    my ($pid, $cmd) = @_;
+    for (1 .. 50) {
+        $set_last_pid->($pid - 1);
+        my $child = open my $p, '-|', $cmd or die "cannot run $cmd: $!\n";
+        if ($child == $pid) {
+            # the sleep itself (argv[0]), not setpriv before it dropped root
+            my $deadline = time + 5;
+            until (($read->("/proc/$pid/cmdline") // '') =~ /^sleep/) {
+                die "$cmd did not start sleep\n" if time > $deadline;
+                $d->sleep(0.01);
+            }
+            return $p;
         }
+        # another pid: stop it (close would wait for the sleep)
+        kill 'KILL', $child;
+        close $p;
     }
+    return undef;
+};
+
+for my $ev (@{ $d->events }) {
+    my $sock = $d->start_post('/hook?hold=1', $ev->{body}, $ev->{sig});
+    $d->wait_holding($ev->{id});
+    my $pid = $d->held_by($ev->{id});
+
+    if ($pid == $d->front_pid) {
+        # held by the worker that proxies this driver's own request: try
+        # another id
+        $d->release($ev->{id});
+        close $sock;
+        next;
+    }
+
+    # until the master has reaped the worker and started its successor
+    # (which then cannot take the pid meant for the sleep)
+    my $old = $start_of->($pid);
+    my $workers = () = $d->workers;
+    $set_last_pid->($pid);
+    kill 'KILL', $pid or die "kill -9 $pid failed: $!\n";
+    my $deadline = time + 60;
+    while (($start_of->($pid) // '') eq $old
+           || (() = $d->workers) != $workers)
+    {
+        die "worker $pid still there, or not replaced\n" if time > $deadline;
+        $d->sleep(0.01);
+    }
+
+    my $p = $give->($pid, $takers[$done++][0]);
+    my $now = $start_of->($pid);
+    $d->say("pid ", defined $now && $now ne $old ? "taken by another process"
+                                                 : "free",
+            ", owned by ", $owner_of->($pid));
+    $d->say("after the kill: ",
+            $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+    $d->say("again: ", $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+
+    if ($p) {
+        kill 'KILL', $pid;
+        close $p;
+    }
+    $d->release($ev->{id});
+    close $sock;
+    return if $done == @takers;
+}
+$d->say("not enough held requests outside the driver's worker");
 --- request eval
-"POST /t\n"
+"POST /drive\n"
 . ::events_list(map { ::fresh_event(id => "ev-reused-$_") } 1 .. 60)
 --- response_body_like eval
 qr/\Apid taken by another process, owned by root\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\npid taken by another process, owned by another user\nafter the kill: 200 ok delivery 2 of ev-reused-\d+\nagain: 200 duplicate -\n\z/

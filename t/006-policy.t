@@ -13,15 +13,20 @@
 # it: the whole file may run for minutes under valgrind.
 #
 # The app is the "ledger" of t/lib/SmileApp.pm (it counts the deliveries of
-# each id, GET /hits lists them).  Line numbers: the block's own
-# http_config starts at nginx.conf:25 and the ledger goes after it.
+# each id, GET /hits lists them); blocks that send a sequence of events do
+# it from a "--- driver".  Configuration messages name the line of the
+# block's own config (conf_error()).
+#
+# One round per block (repeat_each(1)): the ledger's counts and the dedupe
+# zone live as long as nginx, so a second round on the same nginx would
+# see other delivery numbers; and start-up warnings are logged once.
 
 use lib 't/lib';
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use SmileTest qw(:DEFAULT fresh_event rfc3339);
-use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                acknowledged events_list with_ledger);
+use SmileApp qw(:DEFAULT :ledger);
 
+repeat_each(1);
 no_shuffle();
 no_long_string();
 
@@ -75,6 +80,8 @@ our $ALL_TYPES = join ' ', qw(
     EMPLOYMENTS_UPDATED EINCOMES_UPDATED LIABILITIES_UPDATED);
 
 add_block_preprocessor(\&with_ledger);
+
+plan tests => repeat_each() * planned_tests();
 
 run_tests();
 
@@ -218,18 +225,14 @@ smile webhook rejected
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /seeds {
-        content_by_lua_block {
-            for _, ev in ipairs(smile.events()) do
-                local res = smile.post("/hook", ev.body, ev.sig)
-                ngx.say(smile.line(res), " (",
-                        ev.body:match('"type": "([^"]+)"'), ")")
-            end
-        }
-    }
+--- driver
+for my $ev (@{ $d->events }) {
+    my $res = $d->post('/hook', $ev->{body}, $ev->{sig});
+    my ($type) = $ev->{body} =~ /"type": "([^"]+)"/;
+    $d->say($d->line($res), " ($type)");
+}
 --- request eval
-"POST /seeds\n" . ::events_list(map { SmileTest::event_body($_) } SmileTest::event_names())
+"POST /drive\n" . ::events_list(map { SmileTest::event_body($_) } SmileTest::event_names())
 --- response_body eval
 my (%seen, $out);
 for my $name (SmileTest::event_names()) {
@@ -265,12 +268,12 @@ X-Result: ok
 --- response_body eval
 ::ledger_sees(1, $::NEW)
 --- error_log eval
-[qr{\[warn\] .*event type "NEW_THING" in "smile_webhook_events" is not in Smile's event catalogue in \S+/conf/nginx\.conf:25$},
+[::conf_error('warn', qr{event type "NEW_THING" in "smile_webhook_events" directive is not in Smile's event catalogue}, 'http_config', 1),
  "app received ev-new NEW_THING delivery 1"]
 --- no_error_log
 [error]
 [emerg]
-"USER_CREATED" in "smile_webhook_events" is not
+"USER_CREATED" in "smile_webhook_events" directive is not
 
 
 
@@ -293,7 +296,7 @@ X-Result: ok
 X-Result: ignored
 --- response_body:
 --- error_log eval
-qr{\[warn\] .*event type "A{63}_" in "smile_webhook_events" is not in Smile's event catalogue in \S+/conf/nginx\.conf:25$}
+::conf_error('warn', qr{event type "A{63}_" in "smile_webhook_events" directive is not in Smile's event catalogue}, 'http_config', 1)
 --- no_error_log
 [error]
 [emerg]
@@ -308,7 +311,7 @@ qr{\[warn\] .*event type "A{63}_" in "smile_webhook_events" is not in Smile's ev
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid event type "user_created" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _ in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{invalid event type "user_created" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 2)
 
 
 
@@ -318,7 +321,7 @@ qr{\[emerg\] .*invalid event type "user_created" in "smile_webhook_events", it m
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid event type "USER-CREATED" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _ in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{invalid event type "USER-CREATED" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'http_config', 1)
 
 
 
@@ -327,7 +330,7 @@ qr{\[emerg\] .*invalid event type "USER-CREATED" in "smile_webhook_events", it m
 "    smile_webhook_events " . ('A' x 65) . ";\n"
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid event type "A{65}" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _ in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid event type "A{65}" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
 
 
 
@@ -336,7 +339,7 @@ qr{\[emerg\] .*invalid event type "A{65}" in "smile_webhook_events", it must be 
     smile_webhook_events "";
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid event type "" in "smile_webhook_events", it must be 1 to 64 of A-Z, 0-9 and _ in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid event type "" in "smile_webhook_events" directive, it must be 1 to 64 of A-Z, 0-9 and _}, 'config', 1)
 
 
 
@@ -348,7 +351,7 @@ qr{\[emerg\] .*invalid event type "" in "smile_webhook_events", it must be 1 to 
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" directive}, 'config', 2)
 
 
 
@@ -357,7 +360,7 @@ qr{\[emerg\] .*"ALL_EVENTS" cannot be combined with event types in "smile_webhoo
     smile_webhook_events ALL_EVENTS USER_CREATED;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"ALL_EVENTS" cannot be combined with event types in "smile_webhook_events" directive}, 'config', 1)
 
 
 
@@ -367,7 +370,7 @@ qr{\[emerg\] .*"ALL_EVENTS" cannot be combined with event types in "smile_webhoo
     smile_webhook_events ACCOUNT_CREATED;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_events" directive is duplicate in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"smile_webhook_events" directive is duplicate}, 'config', 2)
 
 
 
@@ -376,7 +379,7 @@ qr{\[emerg\] .*"smile_webhook_events" directive is duplicate in \S+/conf/nginx\.
     smile_webhook_events;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "smile_webhook_events" directive in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid number of arguments in "smile_webhook_events" directive}, 'config', 1)
 
 
 
@@ -602,14 +605,10 @@ app received
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /drive {
-        content_by_lua_block {
-            for _, ev in ipairs(smile.events()) do
-                ngx.say(smile.line(smile.post("/hook", ev.body, ev.sig)))
-            end
-        }
-    }
+--- driver
+for my $ev (@{ $d->events }) {
+    $d->say($d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+}
 --- request eval
 "POST /drive\n" . ::events_list($::AGO2H, $::INVITE, $::NOW, $::NOW)
 --- response_body
@@ -640,15 +639,11 @@ app received
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /drive {
-        content_by_lua_block {
-            for _, ev in ipairs(smile.events()) do
-                ngx.say(smile.line(smile.post("/hook", ev.body, ev.sig)))
-            end
-            ngx.print(smile.request("GET", "/hits").body)
-        }
-    }
+--- driver
+for my $ev (@{ $d->events }) {
+    $d->say($d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+}
+$d->print($d->request('GET', '/hits')->{body});
 --- request eval
 "POST /drive\n" . ::events_list(
     ::fresh_event(id => 'ev-order', type => 'INVITE_INVITED', created_at => -7200),
@@ -751,14 +746,10 @@ X-Result: ok
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /drive {
-        content_by_lua_block {
-            for _, ev in ipairs(smile.events()) do
-                ngx.say(smile.line(smile.post("/hook", ev.body, ev.sig)))
-            end
-        }
-    }
+--- driver
+for my $ev (@{ $d->events }) {
+    $d->say($d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
+}
 --- request eval
 "POST /drive\n" . ::events_list($::NOW, $::NOW, $::AGO2H, $::IN1H, $::INVITE)
 --- response_body
@@ -791,23 +782,14 @@ smile webhook acknowledged
         add_header X-Result $smile_webhook_result always;
         proxy_pass http://ledger;
     }
-
-    location = /race {
-        content_by_lua_block {
-            local ev = smile.events()[1]
-            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
-                                           ev.body, ev.sig)
-            smile.wait_holding(ev.id)
-            local second = smile.post("/hook", ev.body, ev.sig)
-            smile.release(ev.id)
-            local _, res = assert(ngx.thread.wait(first))
-            ngx.say("second: ", smile.line(second))
-            ngx.say("first: ", smile.line(res))
-            ngx.say("third: ", smile.line(smile.post("/hook", ev.body, ev.sig)))
-        }
-    }
+--- driver
+my $ev = $d->events->[0];
+my ($first, $second) = $d->overlapping($ev);
+$d->say("second: ", $d->line($second));
+$d->say("first: ", $d->line($first));
+$d->say("third: ", $d->line($d->post('/hook', $ev->{body}, $ev->{sig})));
 --- request eval
-"POST /race\n" . ::events_list($::NOW)
+"POST /drive\n" . ::events_list($::NOW)
 --- response_body
 second: 200 in_flight delivery 2 of ev-now
 first: 200 ok delivery 1 of ev-now
@@ -824,7 +806,7 @@ smile webhook would reject (report mode) request: in_flight (event id is being d
     smile_webhook_max_age 0;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"0" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"0" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 
@@ -836,7 +818,7 @@ qr{\[emerg\] .*"0" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:40$}
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"soon" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"soon" in "smile_webhook_max_age" directive.*}, 'config', 2)
 
 
 
@@ -846,7 +828,7 @@ qr{\[emerg\] .*"soon" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:41$}
 --- config
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"skew=later" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:25$}
+::conf_error('emerg', qr{"skew=later" in "smile_webhook_max_age" directive.*}, 'http_config', 1)
 
 
 
@@ -855,7 +837,7 @@ qr{\[emerg\] .*"skew=later" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf
     smile_webhook_max_age 5m window=1m;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"window=1m" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"window=1m" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 
@@ -864,7 +846,7 @@ qr{\[emerg\] .*"window=1m" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:
     smile_webhook_max_age off skew=1m;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"skew=1m" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"skew=1m" in "smile_webhook_max_age" directive.*}, 'config', 1)
 
 
 
@@ -874,7 +856,7 @@ qr{\[emerg\] .*"skew=1m" in "smile_webhook_max_age".* in \S+/conf/nginx\.conf:40
     smile_webhook_max_age 10m;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_max_age" directive is duplicate in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{"smile_webhook_max_age" directive is duplicate}, 'config', 2)
 
 
 
@@ -883,7 +865,7 @@ qr{\[emerg\] .*"smile_webhook_max_age" directive is duplicate in \S+/conf/nginx\
     smile_webhook_max_age 5m skew=1m skew=2m;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "smile_webhook_max_age" directive in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{invalid number of arguments in "smile_webhook_max_age" directive}, 'config', 1)
 
 
 

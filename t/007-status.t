@@ -9,7 +9,12 @@
 # Every block runs a master and two workers with "listen ... reuseport":
 # each request of a block is a new connection, which the kernel hands to
 # either worker, and a block shows that both served requests before it
-# checks the totals.  The app is the "ledger" of t/lib/SmileApp.pm.
+# checks the totals.  The app is the "ledger" of t/lib/SmileApp.pm; the
+# blocks that need overlapping requests or a reload use a "--- driver".
+#
+# One round per block (repeat_each(1)): the counters live as long as nginx
+# (and survive reloads), so a second round on the same nginx would add up
+# to other totals.
 #
 # The # HELP lines' wording is not part of the contract: the exact
 # comparisons drop them (response_body_filters), TEST 1 checks that each
@@ -18,11 +23,11 @@
 BEGIN { $ENV{TEST_NGINX_REUSE_PORT} = 1 }
 
 use lib 't/lib';
-use Test::Nginx::Socket 'no_plan';
+use Test::Nginx::Socket;
 use SmileTest qw(:DEFAULT fresh_event);
-use SmileApp qw(:DEFAULT $LEDGER_HTTP_CONFIG $LEDGER_LOCATIONS ledger_sees
-                events_list with_ledger);
+use SmileApp qw(:DEFAULT :ledger);
 
+repeat_each(1);
 master_on();
 workers(2);
 no_shuffle();
@@ -126,7 +131,7 @@ our @SEQ = (
      error_page(405), ['method_not_allowed', undef, 0]],
     [post($E1, '/denied'), hdrs($E1), 401, 'ip_denied', error_page(401),
      ['ip_denied', undef, 0]],
-    ["POST /race\n" . events_list($RACE), "", 200, undef,
+    ["POST /drive\n" . events_list($RACE), "", 200, undef,
      "second: 409 in_flight\nfirst: 200 ok\n",
      ['ok', 'USER_CREATED', length $RACE],
      ['in_flight', 'USER_CREATED', length $RACE]],
@@ -168,6 +173,8 @@ our $CAPPED_TYPES
 
 add_block_preprocessor(\&with_ledger);
 
+plan tests => repeat_each() * planned_tests();
+
 run_tests();
 
 __DATA__
@@ -204,6 +211,7 @@ __DATA__
 === TEST 2: the exact totals after a known sequence of requests served by both workers (# HELP lines filtered out)
 --- http_config
     smile_webhook_dedupe_zone events:1m;
+    log_format pids $pid;
 --- config
     location = /hook {
         smile_webhook on;
@@ -213,9 +221,8 @@ __DATA__
         smile_webhook_max_age 1h;
         smile_webhook_dedupe events;
         add_header X-Result $smile_webhook_result always;
-        log_by_lua_block {
-            ngx.shared.smile_ledger:set("worker:" .. ngx.worker.pid(), true)
-        }
+        # the worker of every /hook request, for the driver's "workers"
+        access_log logs/hook-pids.log pids;
         proxy_pass http://ledger;
     }
 
@@ -231,35 +238,21 @@ __DATA__
         smile_webhook_status;
     }
 
-    location = /workers {
-        content_by_lua_block {
-            local n = 0
-            for _, k in ipairs(ngx.shared.smile_ledger:get_keys(0)) do
-                if k:find("^worker:") then
-                    n = n + 1
-                end
-            end
-            ngx.say(n, " workers served /hook")
-        }
-    }
-
-    location = /race {
-        content_by_lua_block {
-            local ev = smile.events()[1]
-            local first = ngx.thread.spawn(smile.post, "/hook?hold=1",
-                                           ev.body, ev.sig)
-            smile.wait_holding(ev.id)
-            local second = smile.post("/hook", ev.body, ev.sig)
-            smile.release(ev.id)
-            local _, res = assert(ngx.thread.wait(first))
-            ngx.say("second: ", second.status, " ", second.headers["x-result"])
-            ngx.say("first: ", res.status, " ", res.headers["x-result"])
-        }
-    }
+--- driver
+if ($d->uri eq '/drive?workers') {
+    my $log = $d->servroot . '/logs/hook-pids.log';
+    open my $fh, '<', $log or die "cannot open $log: $!\n";
+    my %pids = map { $_ => 1 } <$fh>;
+    $d->say(scalar keys %pids, " workers served /hook");
+    return;
+}
+my ($first, $second) = $d->overlapping($d->events->[0]);
+$d->say("second: $second->{status} $second->{headers}{'x-result'}");
+$d->say("first: $first->{status} $first->{headers}{'x-result'}");
 --- response_body_filters eval
 $::DROP_HELP
 --- request eval
-[(map { $_->[0] } @::SEQ), "GET /workers", "GET /status"]
+[(map { $_->[0] } @::SEQ), "GET /drive?workers", "GET /status"]
 --- more_headers eval
 [(map { $_->[1] } @::SEQ), "", ""]
 --- error_code eval
@@ -293,23 +286,15 @@ $::DROP_HELP
 
     location = /status {
         smile_webhook_status;
-        add_header X-Gen $smile_test_generation;
-        set_by_lua_block $smile_test_generation { return smile.generation }
+        add_header X-Pid $pid;
     }
-
-    location = /reload {
-        content_by_lua_block {
-            local gen = smile.hup()
-            local res = smile.until_generation(gen, function()
-                return smile.request("GET", "/status")
-            end)
-            ngx.print(res.body)
-        }
-    }
+--- driver
+$d->hup;
+$d->print($d->from_new_worker(sub { $d->request('GET', '/status') })->{body});
 --- response_body_filters eval
 $::DROP_HELP
 --- request eval
-[(map { $_->[0] } @::BEFORE), "GET /status", "GET /reload",
+[(map { $_->[0] } @::BEFORE), "GET /status", "GET /drive",
  (map { $_->[0] } @::AFTER), "GET /status"]
 --- more_headers eval
 [(map { $_->[1] } @::BEFORE), "", "", (map { $_->[1] } @::AFTER), ""]
@@ -340,29 +325,21 @@ $::DROP_HELP
     location = /status {
         smile_webhook_status;
     }
-
-    location = /drive {
-        content_by_lua_block {
-            local events = smile.events()
-            for _, ev in ipairs(events) do
-                local res = smile.post("/hook", ev.body, ev.sig)
-                if res.status ~= 200 then
-                    ngx.say(ev.id, ": ", smile.line(res))
-                end
-            end
-            local status = smile.request("GET", "/status").body
-            local lines, sum = 0, 0
-            for n in status:gmatch('\nsmile_webhook_events_total{type="[^"]+"} (%d+)') do
-                lines = lines + 1
-                sum = sum + tonumber(n)
-            end
-            ngx.say(#events, " events sent, ", sum, " counted on ", lines, " lines")
-            for line in status:gmatch('\n(smile_webhook_events_total{[^\n]*)') do
-                ngx.say(line)
-            end
-            ngx.say(status:match('\n(smile_webhook_requests_total{result="ok"} %d+)'))
-        }
-    }
+--- driver
+my $events = $d->events;
+for my $ev (@$events) {
+    my $res = $d->post('/hook', $ev->{body}, $ev->{sig});
+    $d->say("$ev->{id}: ", $d->line($res)) if $res->{status} != 200;
+}
+my $status = $d->status;
+my ($lines, $sum) = (0, 0);
+while ($status =~ /\nsmile_webhook_events_total\{type="[^"]+"\} (\d+)/g) {
+    $lines++;
+    $sum += $1;
+}
+$d->say(scalar @$events, " events sent, $sum counted on $lines lines");
+$d->say($1) while $status =~ /\n(smile_webhook_events_total\{[^\n]*)/g;
+$d->say($status =~ /\n(smile_webhook_requests_total\{result="ok"\} \d+)/);
 --- request eval
 "POST /drive\n" . ::events_list(map { ::fresh_event(id => "ev-type-$_", type => "TYPE_$_") } 1 .. 70)
 --- response_body eval
@@ -381,7 +358,7 @@ $::DROP_HELP
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "smile_webhook_status" directive in \S+/conf/nginx\.conf:41$}
+::conf_error('emerg', qr{invalid number of arguments in "smile_webhook_status" directive}, 'config', 2)
 
 
 
@@ -390,7 +367,7 @@ qr{\[emerg\] .*invalid number of arguments in "smile_webhook_status" directive i
     smile_webhook_status;
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_status" directive is not allowed here in \S+/conf/nginx\.conf:40$}
+::conf_error('emerg', qr{"smile_webhook_status" directive is not allowed here}, 'config', 1)
 
 
 
@@ -402,4 +379,4 @@ qr{\[emerg\] .*"smile_webhook_status" directive is not allowed here in \S+/conf/
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*"smile_webhook_status" .* in \S+/conf/nginx\.conf:42$}
+::conf_error('emerg', qr{"smile_webhook_status" .*}, 'config', 3)

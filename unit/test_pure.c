@@ -29,6 +29,7 @@
 static unsigned long  passed, failed;
 static const char    *section = "";
 static int            under_valgrind;
+static const char    *level_name = "";      /* the event parser's scanner */
 
 
 static void
@@ -43,7 +44,7 @@ check(int ok, int line, const char *fmt, ...)
 
     failed++;
 
-    printf("FAIL [%s] (test_pure.c:%d): ", section, line);
+    printf("FAIL [%s%s] (test_pure.c:%d): ", section, level_name, line);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -1115,6 +1116,14 @@ test_hmac_doc_events(void)
 
 /* ------------------------------------------------------------------ */
 /* the event parser                                                    */
+
+/*
+ * Where the parser before the block scanner stopped feeding a string to
+ * yajl (6 * SMILE_ID_MAX + 8 bytes): no longer special, but a string
+ * length the tests below keep covering, as a value is judged by what it
+ * decodes to whatever its length.
+ */
+#define STRING_FED  (6 * SMILE_ID_MAX + 8)
 
 typedef struct {
     int                              rc;
@@ -2299,7 +2308,7 @@ test_big(void)
 
 
 /*
- * Long strings.  The parser feeds yajl only the first SMILE_STRING_FED
+ * Long strings.  The parser feeds yajl only the first STRING_FED
  * bytes of a string and checks the rest itself (yajl re-reads a partial
  * token from its start on every call).  Whatever sits at or around that
  * boundary, the verdict must be the oracle's on the whole body (plain yajl
@@ -2555,8 +2564,8 @@ test_long_strings(void)
      */
     for (as_key = 0; as_key < 2; as_key++) {
         for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
-            for (fill = SMILE_STRING_FED - 8;
-                 fill <= SMILE_STRING_FED + 8; fill++)
+            for (fill = STRING_FED - 8;
+                 fill <= STRING_FED + 8; fill++)
             {
                 len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
                                         fill, pieces[i].s, pieces[i].len,
@@ -2593,7 +2602,7 @@ test_long_strings(void)
 
             /* every split point for the piece right at the limit */
             len = build_string_body(buf, as_key ? PREFIX_K : PREFIX_X,
-                                    SMILE_STRING_FED - 1, pieces[i].s,
+                                    STRING_FED - 1, pieces[i].s,
                                     pieces[i].len,
                                     as_key ? "tail\":1}" : "tail\"}");
             snprintf(name, sizeof(name), "%s across the limit (%s), every "
@@ -2603,7 +2612,7 @@ test_long_strings(void)
     }
 
     /* exactly at the limit, one over, far over; in a value and a key */
-    for (fill = SMILE_STRING_FED - 2; fill <= SMILE_STRING_FED + 2;
+    for (fill = STRING_FED - 2; fill <= STRING_FED + 2;
          fill++)
     {
         len = build_string_body(buf, PREFIX_X, fill, "", 0, "\"}");
@@ -2740,7 +2749,7 @@ test_scan_offsets(void)
 
     static const size_t  ranges[][2] = {
         { 0, 80 },
-        { SMILE_STRING_FED - 70, SMILE_STRING_FED + 140 },
+        { STRING_FED - 70, STRING_FED + 140 },
         { 1000, 1070 },
     };
 
@@ -2953,7 +2962,7 @@ test_oracle_utf8(void)
  * byte and nothing after it, the same for every split.
  */
 
-#define STRICT_FILL_LONG  (SMILE_STRING_FED + 40)   /* elided */
+#define STRICT_FILL_LONG  (STRING_FED + 40)   /* elided */
 
 static void
 test_strict_utf8(void)
@@ -3291,7 +3300,7 @@ test_differential(void)
         rng_seed(seed);
 
         as_key = rng_below(3) == 0;
-        n = 100 + rng_below(SMILE_STRING_FED + 300);
+        n = 100 + rng_below(STRING_FED + 300);
         o = 0;
 
         o += sprintf(buf, as_key ? PREFIX_K : PREFIX_X);
@@ -3302,7 +3311,7 @@ test_differential(void)
             size_t  bad_at = (size_t) -1;
 
             if (rng_below(2)) {
-                bad_at = rng_below(2) ? SMILE_STRING_FED - 8
+                bad_at = rng_below(2) ? STRING_FED - 8
                                         + rng_below(24)
                                       : rng_below(n);
             }
@@ -3446,8 +3455,8 @@ test_small_feed_cost(void)
 
     for (i = 0; len < 1024 * 1024; i++) {
         buf[len++] = '"';
-        memset(buf + len, 's', SMILE_STRING_FED - 1);
-        len += SMILE_STRING_FED - 1;
+        memset(buf + len, 's', STRING_FED - 1);
+        len += STRING_FED - 1;
         buf[len++] = '"';
         buf[len++] = ',';
     }
@@ -3460,13 +3469,13 @@ test_small_feed_cost(void)
     plan_free(&pl);
 
     CHECK(t >= 0 && r.rc == 0, "1 MB of %d-byte strings, 1-byte feeds: "
-          "rc %d, %.2fs", SMILE_STRING_FED - 1, r.rc, t < 0 ? -t : t);
+          "rc %d, %.2fs", STRING_FED - 1, r.rc, t < 0 ? -t : t);
     CHECK(t >= 0 && t < 2 * mb, "1-byte feeds of short strings: %.2fs per MB",
           (t < 0 ? -t : t) / mb);
 
     if (getenv("UNIT_VERBOSE")) {
         printf("  strings of %d bytes, 1-byte feeds: %.3fs per MB\n",
-               SMILE_STRING_FED - 1, t / mb);
+               STRING_FED - 1, t / mb);
     }
 
     /* 1 MB of numbers just under the token limit */
@@ -3585,7 +3594,6 @@ test_lifecycle(void)
     /* init, free */
     CHECK(smile_event_init(&ev) == 0, "init");
     smile_event_free(&ev);
-    CHECK(ev.yajl == NULL, "free clears the handle");
     smile_event_free(&ev);         /* twice is harmless */
 
     /* init, empty feed, free */
@@ -3697,6 +3705,212 @@ test_lifecycle(void)
 
 
 /*
+ * The block scanner against the byte machine.  Three bodies with what the
+ * scanner reads (containers below the top level and "data": records with
+ * numbers, literals, escapes and non-ASCII text; deep nesting with white
+ * space; long strings), each changed at every byte in turn: a byte
+ * replaced by one of a set that matters to JSON, deleted, or inserted.
+ * Every change is parsed whole at each scanner level the CPU has, and in
+ * 61-byte and 97-byte pieces at the widest; the answer (rc, error text,
+ * fields) must be the byte machine's (SMILE_SIMD_NONE), whose verdict
+ * must agree with the oracle (plain yajl and strict UTF-8): an accepted
+ * body is valid, one refused as not JSON or not UTF-8 is not.  Then one
+ * body fed in pieces of every size from 1 to 200 bytes.
+ */
+
+static size_t
+build_scanner_body(char *buf, int kind)
+{
+    int     i;
+    size_t  o;
+
+    o = sprintf(buf, "{\"id\":\"et-scan\",\"type\":\"RECORDS_ADDED\","
+                     "\"data\":{\"userId\":\"u-1\",\"records\":");
+
+    switch (kind) {
+
+    case 0:
+        buf[o++] = '[';
+
+        for (i = 0; i < 12; i++) {
+            o += sprintf(buf + o, "%s{\"id\":\"r-%d\",\"amount\":%d.%02d,"
+                         "\"ok\":%s,\"n\":null,\"e\":-1.5e+%d,\"name\":"
+                         "\"\xe5\xbc\xa0\xe4\xb8\x89 \\\"q\\\" \\u00e9\\n\","
+                         "\"tags\":[\"a\",\"\xf0\x9f\x98\x80\"],\"sub\":"
+                         "{\"k\":[0,{}]}}", i ? "," : "", i, i * 37, i,
+                         i % 2 ? "true" : "false", i % 9);
+        }
+
+        buf[o++] = ']';
+        break;
+
+    case 1:
+        for (i = 0; i < 30; i++) {
+            o += sprintf(buf + o, "{ \"k%d\" : [ ", i);
+        }
+
+        o += sprintf(buf + o, "1");
+
+        for (i = 0; i < 30; i++) {
+            o += sprintf(buf + o, " ]\n}");
+        }
+
+        break;
+
+    default:
+        o += sprintf(buf + o, "[{\"%s\":\"", "long key \xc3\xa9 \\u0041 "
+                     "0123456789012345678901234567890123456789"
+                     "0123456789012345678901234567890123456789");
+
+        for (i = 0; i < 20; i++) {
+            o += sprintf(buf + o, "\xe4\xb8\xad\xe6\x96\x87 \\\\ \\/ text %d ",
+                         i);
+        }
+
+        o += sprintf(buf + o, "\"}]");
+    }
+
+    o += sprintf(buf + o, "}}");
+    buf[o] = '\0';
+
+    return o;
+}
+
+
+static void
+parse_level(const unsigned char *body, size_t len, int level, size_t chunk,
+    result_t *r)
+{
+    plan_t  pl;
+
+    (void) smile_event_simd(level);
+    plan_fixed(&pl, len, chunk);
+    parse(body, &pl, r);
+    plan_free(&pl);
+}
+
+
+static void
+test_block_scanner(void)
+{
+    int            kind, top, level, bad, k, syntax, valid;
+    char          *base, *buf;
+    size_t         i, j, len, blen, n, chunk, bodies;
+    result_t       want, got;
+
+    static const char  repl[] = "\"\\{}[],:0e.-t \x80\x01x\xed";
+
+    section = "event block scanner";
+
+    top = smile_event_simd(SMILE_SIMD_AVX512);
+    base = xmalloc(16384);
+    buf = xmalloc(16384);
+    bad = 0;
+    bodies = 0;
+
+    for (kind = 0; kind < 3; kind++) {
+        blen = build_scanner_body(base, kind);
+
+        /* the body itself: valid */
+        parse_level((unsigned char *) base, blen, top, 0, &got);
+        CHECK(got.rc == 0, "scanner body %d: rc %d (%s)", kind, got.rc,
+              got.error ? got.error : "ok");
+
+        for (i = 0; i < blen; i++) {
+
+            if (under_valgrind && i % 5) {
+                continue;
+            }
+
+            for (j = 0; j < sizeof(repl) + 1; j++) {
+                if (j < sizeof(repl) - 1) {
+                    /* replaced */
+                    if (base[i] == repl[j]) {
+                        continue;
+                    }
+
+                    memcpy(buf, base, blen);
+                    buf[i] = repl[j];
+                    len = blen;
+
+                } else if (j == sizeof(repl) - 1) {
+                    /* deleted */
+                    memcpy(buf, base, i);
+                    memcpy(buf + i, base + i + 1, blen - i - 1);
+                    len = blen - 1;
+
+                } else {
+                    /* a quote inserted */
+                    memcpy(buf, base, i);
+                    buf[i] = '"';
+                    memcpy(buf + i + 1, base + i, blen - i);
+                    len = blen + 1;
+                }
+
+                bodies++;
+
+                parse_level((unsigned char *) buf, len, SMILE_SIMD_NONE, 0,
+                            &want);
+
+                /*
+                 * accepted: valid JSON; refused as not JSON or not UTF-8:
+                 * not (other errors come first, whatever follows them)
+                 */
+                syntax = want.rc == -1
+                         && (strcmp(want.error, "body is not valid JSON") == 0
+                             || strcmp(want.error, UTF8_ERROR) == 0);
+                valid = oracle_valid((unsigned char *) buf, len);
+
+                if (((want.rc == 0 && !valid) || (syntax && valid))
+                    && bad++ < 5)
+                {
+                    CHECK(0, "scanner body %d, change %zu at %zu: %s, the "
+                          "oracle disagrees: %s", kind, j, i,
+                          want.error ? want.error : "ok", show(buf, len));
+                }
+
+                for (level = SMILE_SIMD_SSE2; level <= top; level++) {
+                    for (k = 0; k < (level == top ? 3 : 1); k++) {
+                        chunk = k == 0 ? 0 : k == 1 ? 61 : 97;
+                        parse_level((unsigned char *) buf, len, level, chunk,
+                                    &got);
+
+                        if (!result_eq(&got, &want) && bad++ < 5) {
+                            CHECK(0, "scanner body %d, change %zu at %zu, "
+                                  "level %d, pieces of %zu: differs from "
+                                  "the byte machine: %s", kind, j, i, level,
+                                  chunk, show(buf, len));
+                            print_result("byte machine", &want);
+                            print_result("scanner", &got);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    CHECK(bad == 0, "%d of %zu changed bodies judged unlike the byte "
+          "machine or the oracle", bad, bodies);
+
+    /* one body in pieces of every size */
+    blen = build_scanner_body(base, 0);
+    parse_level((unsigned char *) base, blen, SMILE_SIMD_NONE, 0, &want);
+
+    for (n = 1, bad = 0; n <= 200; n++) {
+        parse_level((unsigned char *) base, blen, top, n, &got);
+        bad += !result_eq(&got, &want);
+    }
+
+    CHECK(bad == 0, "%d piece sizes from 1 to 200 differ", bad);
+
+    (void) smile_event_simd(top);
+
+    free(base);
+    free(buf);
+}
+
+
+/*
  * Behaviours that are not failures but worth knowing; printed, not
  * counted.  (yajl 2.1 checks only the shape of a UTF-8 sequence; the
  * parser refuses overlong forms, surrogates and code points above U+10FFFF
@@ -3745,6 +3959,11 @@ notes(void)
 int
 main(void)
 {
+    int                 level, top;
+    static const char  *level_names[] = {
+        ", bytes", ", SSE2", ", AVX2", ", AVX-512"
+    };
+
     under_valgrind = getenv("UNIT_VALGRIND") != NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3756,18 +3975,35 @@ main(void)
     test_hmac_reuse();
     test_hmac_doc_events();
     test_patterns();
-    test_doc_events();
-    test_hostile();
-    test_depth();
-    test_big();
-    test_long_strings();
-    test_scan_offsets();
     test_oracle_utf8();
-    test_strict_utf8();
-    test_tokens();
-    test_differential();
-    test_small_feed_cost();
-    test_lifecycle();
+
+    /* the event parser at each block scanner level the CPU has */
+
+    top = smile_event_simd(SMILE_SIMD_AVX512);
+
+    for (level = SMILE_SIMD_NONE; level <= top; level++) {
+        (void) smile_event_simd(level);
+        level_name = level_names[level];
+
+        test_doc_events();
+        test_hostile();
+        test_depth();
+        test_big();
+        test_long_strings();
+        test_scan_offsets();
+        test_strict_utf8();
+        test_tokens();
+        test_differential();
+        test_small_feed_cost();
+        test_lifecycle();
+    }
+
+    level_name = "";
+    (void) smile_event_simd(top);
+
+    printf("event parser tested at block scanner levels 0 to %d\n", top);
+
+    test_block_scanner();
     notes();
 
     smile_exit();

@@ -2,7 +2,7 @@
 /*
  * bench/micro/parse_bench.c - the module's pure parts timed outside nginx.
  *
- *   parse_bench [-r REPEATS] [-b BATCH_MS] [-o OP] SECRET FILE...
+ *   parse_bench [-r REPEATS] [-b BATCH_MS] [-o OP] [-s LEVEL] SECRET FILE...
  *
  * Linked with ngx_http_smile_webhook_sig.c and _event.c through
  * parse_ops.c (and, built by "bench/micro/run BASE", with a base commit's
@@ -19,7 +19,8 @@
  *   both    the two together, per buffer as the module's body filter does
  *
  * for each build linked in.  -o OP times only that op and the floor (for
- * perf record).
+ * perf record).  -s LEVEL caps the event parser's block scanner (0 none,
+ * 1 SSE2, 2 AVX2, 3 AVX-512) in the builds that have one.
  *
  * Each figure is the median of REPEATS batches of about BATCH_MS
  * milliseconds; the batches of all figures (and builds) are interleaved
@@ -41,7 +42,7 @@
 #include "parse_bench.h"
 
 
-#define MAX_FILES    8
+#define MAX_FILES    16
 #define MAX_REPEATS  64
 #define MAX_BUILDS   2
 
@@ -203,7 +204,8 @@ add(int *n, const char *build, const char *what, bench_op_pt op,
 int
 main(int argc, char **argv)
 {
-    int                 i, j, k, r, opt, ncases, nbuilds, repeats, batch_ms;
+    int                 i, j, k, r, opt, ncases, nbuilds, repeats, batch_ms,
+                        simd;
     double              ns, fl;
     size_t              slen;
     EVP_MAC            *mac;
@@ -219,8 +221,9 @@ main(int argc, char **argv)
     repeats = 9;
     batch_ms = 20;
     only = NULL;
+    simd = -1;
 
-    while ((opt = getopt(argc, argv, "r:b:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:b:o:s:")) != -1) {
         switch (opt) {
         case 'r':
             repeats = atoi(optarg);
@@ -230,6 +233,9 @@ main(int argc, char **argv)
             break;
         case 'o':
             only = optarg;
+            break;
+        case 's':
+            simd = atoi(optarg);
             break;
         default:
             goto usage;
@@ -241,7 +247,7 @@ main(int argc, char **argv)
     {
     usage:
         fprintf(stderr, "usage: parse_bench [-r REPEATS] [-b BATCH_MS] "
-                        "[-o OP] SECRET FILE...\n");
+                        "[-o OP] [-s LEVEL] SECRET FILE...\n");
         return 2;
     }
 
@@ -273,6 +279,10 @@ main(int argc, char **argv)
     for (i = 0; i < nbuilds; i++) {
         if (builds[i]->init(secret, slen) != 0) {
             die("hmac_key_init");
+        }
+
+        if (builds[i]->simd && simd >= 0) {
+            (void) builds[i]->simd(simd);
         }
     }
 

@@ -30,6 +30,7 @@ typedef struct {
     bench_op_pt          hmac;
     bench_op_pt          parse;
     bench_op_pt          both;
+    int                (*simd)(int level);  /* NULL: no block scanner */
 } bench_ops_t;
 
 

@@ -154,5 +154,10 @@ const bench_ops_t  OPS_CAT(OPS_NAME, ops) = {
     ops_done,
     op_hmac,
     op_parse,
-    op_both
+    op_both,
+#ifdef SMILE_SIMD_NONE
+    smile_event_simd
+#else
+    NULL
+#endif
 };

@@ -236,15 +236,17 @@ header: X-Partner-Signature: [16 bytes, not shown; --signature shows it]
 header: X-Bin: [6 bytes, not shown; --headers shows it]
 length: ${\ length $body}
 _EOT_
-    my $re = quotemeta($expect) =~ s/XAGEX/1m0\\ds/r;
+    my $re = quotemeta($expect) =~ s/XAGEX/1m[0-5]\\ds/r;
     my ($rc, $out, $err) = cli('spool', 'show', $sp, 'et-show');
     is($rc, 0, 'show: exit 0');
     is($err, '', 'show: nothing on stderr');
     like($out, qr/\A$re\z/, 'show: the lines, no body, no signature, no private value');
 
+    # (the age may tick over a second between two calls)
+    my $no_age = sub { $_[0] =~ s/^(received: .*\(\d+), [^)]* ago\)$/$1)/mr };
     for my $arg ("ev-$t-3-et-show", $path, "$sp/./ev-$t-3-et-show") {
         my ($arc, $aout) = cli('spool', 'show', $sp, $arg);
-        is($aout, $out, "show by \"$arg\": the same");
+        is($no_age->($aout), $no_age->($out), "show by \"$arg\": the same");
     }
 
     ($rc, $out) = cli({ allow => [ $sig, 'partner-sig-9d0c' ] },

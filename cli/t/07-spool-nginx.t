@@ -213,9 +213,10 @@ my ($rc2, $status2, $result2, $id2) = send_event('/dies');
 is("$status2 $result2", '202 spooled', '/dies: 202 spooled');
 my $dead2 = wait_for(sub { record_of("$dies/dead", $id2) }, 15);
 ok($dead2, 'after keep, the record is in dead/');
-like(nginx_log($nginx, 'error.log'),
-     qr/event id "\Q$id2\E" was not delivered in 2 s after \d+ attempts; moved to/,
-     'nginx logged it');
+# the replayer renames the record, then logs: wait for the line
+ok(wait_for(sub { nginx_log($nginx, 'error.log')
+                  =~ /event id "\Q$id2\E" was not delivered in 2 s after \d+ attempts; moved to/ },
+            5), 'nginx logged it');
 ($rc, $out) = cli('spool', 'list', '--dead', $dies);
 like($out, qr/ +dead +\Q$id2\E +USER_CREATED$/m, 'list --dead: the dead event');
 

@@ -6,12 +6,12 @@
  * comparison, streaming HMAC-SHA512 and the streaming event parser.
  * Nothing here depends on nginx, so unit tests and fuzzers drive it directly.
  *
- * The HMAC and the parser keep a few freed digest contexts and parser
- * arenas per process for the next request, in static lists without locks:
- * call them from one thread only (an nginx worker, a unit test, a fuzzer).
- * smile_exit() frees what is kept; nginx calls it
+ * The HMAC keeps a few freed digest contexts per process for the next
+ * request, in a static list without locks, and the parser a process-wide
+ * choice of block scanner: call them from one thread only (an nginx worker,
+ * a unit test, a fuzzer).  smile_exit() frees what is kept; nginx calls it
  * when a process exits, before the module is unloaded (after that the
- * lists' memory would be reported as lost).
+ * list's memory would be reported as lost).
  */
 
 
@@ -20,8 +20,8 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/evp.h>
-#include <yajl/yajl_parse.h>
 
 
 #define SMILE_SIG_LEN           64      /* bytes of a SHA-512 digest */
@@ -33,14 +33,7 @@
 #define SMILE_VERSION_MAX       10
 #define SMILE_MAX_DEPTH         256
 
-/*
- * String bytes yajl sees before the rest of a long string is elided.  A
- * field value is judged by what it decodes to: the longest accepted value
- * (an id of SMILE_ID_MAX characters) written as \uXXXX escapes takes six
- * bytes a character, so no string that could decode to one is elided.
- */
-#define SMILE_STRING_FED        (6 * SMILE_ID_MAX + 8)
-/* the longest number or literal accepted (yajl re-reads them too) */
+/* the longest number or literal accepted */
 #define SMILE_TOKEN_MAX         64
 
 
@@ -99,54 +92,51 @@ typedef struct {
 } smile_field_t;
 
 
-/* the byte scanner's state between two feeds */
-typedef struct {
-    size_t                  run;        /* string or token bytes so far */
-    size_t                  nesting;    /* open objects and arrays */
-    unsigned char           closed;     /* the top-level value ended */
-    unsigned char           in_string;
-    unsigned char           eliding;
-    unsigned char           escape;
-    unsigned char           hex;        /* \uXXXX digits still to come */
-    unsigned char           utf8;       /* UTF-8 continuation bytes to come */
-    unsigned char           lo;         /* the range of the next one */
-    unsigned char           hi;
-} smile_scan_t;
-
-
 /*
  * The streaming event parser.  Feed it the raw body in any split; it keeps
  * the top-level "id", "type", "createdAt" and "version" and the
- * "data.userId" and "data.accountId" values.  A nested "data.id" is not
- * the event id.  The first problem stops parsing and is kept in "error".
+ * "data.userId" and "data.accountId" values, judged by what they decode
+ * to.  A nested "data.id" is not the event id.  The body must be one JSON
+ * object (RFC 8259) whose strings are strict UTF-8 (RFC 3629), at most
+ * SMILE_MAX_DEPTH containers deep, with numbers and literals of at most
+ * SMILE_TOKEN_MAX bytes.  The first problem stops parsing and is kept in
+ * "error"; the fields kept before it stay.
  *
- * yajl re-reads a token that spans two calls from its start, which makes
- * long strings fed in small pieces quadratic.  So a string is fed to yajl
- * only up to SMILE_STRING_FED bytes; the rest of it is checked here
- * (escapes and control characters as yajl would) and yajl sees a "~" in
- * its place, which no field pattern accepts.  Every string byte is also
- * checked as strict UTF-8 here, which yajl does not do.  Numbers and
- * literals are limited to SMILE_TOKEN_MAX bytes.
+ * It is a byte-by-byte state machine; where nothing but JSON syntax is to
+ * be checked (inside containers below the top-level object and "data",
+ * and inside strings whose value is not kept), a block scanner takes over
+ * 64 bytes at a time with SSE2, AVX2 or AVX-512 (see smile_event.c).  The
+ * other members are the machine's state between two feeds.
  */
 typedef struct {
-    yajl_handle             yajl;
-    void                   *arena;      /* yajl's memory, see event.c */
     const char             *error;
-    unsigned                depth;
-    unsigned                field;      /* the field the next value fills */
-    unsigned                seen;       /* bit mask of fields seen */
+
+    unsigned char           state;
+    unsigned char           expect;     /* the state a token began in */
+    unsigned char           field;      /* what the next value fills */
+    unsigned char           capture;    /* the token's value: see .c */
+    unsigned char           count;      /* \u digits or UTF-8 bytes */
+    unsigned char           lo;         /* the range of the next UTF-8 */
+    unsigned char           hi;         /* continuation byte */
+    unsigned char           run;        /* bytes of a number or literal */
+    unsigned short          seen;       /* bit mask of fields seen */
+    unsigned short          depth;      /* open objects and arrays */
+    unsigned                cp;         /* a \u escape's code point */
     unsigned                in_data:1;  /* inside the top-level "data" */
     unsigned                started:1;
     unsigned                done:1;
+    const char             *literal;    /* its bytes still to come */
+    /* 1 for an object, level L (0: the top) at 64 + L; see .c */
+    unsigned char           stack[64 + SMILE_MAX_DEPTH];
+    size_t                  cap_len;
+    unsigned char           cap[SMILE_ID_MAX + 1];
 
-    smile_scan_t   scan;
-
-    smile_field_t  id;
-    smile_field_t  type;
-    smile_field_t  created_at;
-    smile_field_t  version;
-    smile_field_t  user_id;
-    smile_field_t  account_id;
+    smile_field_t           id;
+    smile_field_t           type;
+    smile_field_t           created_at;
+    smile_field_t           version;
+    smile_field_t           user_id;
+    smile_field_t           account_id;
 } smile_event_t;
 
 int smile_event_init(smile_event_t *ev);
@@ -157,6 +147,20 @@ void smile_event_feed(smile_event_t *ev,
 int smile_event_finish(smile_event_t *ev);
 void smile_event_free(smile_event_t *ev);
 
+/*
+ * The block scanner in use: SMILE_SIMD_NONE (the byte machine only),
+ * SMILE_SIMD_SSE2, SMILE_SIMD_AVX2 or SMILE_SIMD_AVX512 (AVX-512BW), the
+ * widest the CPU and the build have unless smile_event_simd() set a
+ * narrower one (for tests: every level gives the same answer).  It returns
+ * the level now in use; -1 only asks.
+ */
+#define SMILE_SIMD_NONE         0
+#define SMILE_SIMD_SSE2         1
+#define SMILE_SIMD_AVX2         2
+#define SMILE_SIMD_AVX512       3
+
+int smile_event_simd(int level);
+
 
 /*
  * An RFC 3339 date-time (the signed "createdAt") as seconds since the
@@ -166,7 +170,8 @@ int smile_parse_time(const unsigned char *p, size_t len,
     long long *out);
 
 
-/* frees the digest contexts and parser arenas kept for the next request */
+/* frees the digest contexts kept for the next request (the parser keeps
+ * no memory: smile_event_exit() does nothing and stays for the API) */
 void smile_exit(void);
 void smile_hmac_exit(void);
 void smile_event_exit(void);

@@ -5,7 +5,7 @@ repeat_each(2);
 
 # per block and repetition: status code + body = 2, plus the extra subtests
 # counted below (same arithmetic as under the real Test::Nginx)
-plan tests => repeat_each() * (blocks() * 2 + 7);
+plan tests => repeat_each() * (blocks() * 2 + 6);
 
 no_shuffle();
 run_tests();
@@ -175,20 +175,6 @@ env TEST_NGINX_SELFTEST_MAIN;
 GET /t
 --- response_body
 mapped
-
-
-
-=== TEST 10: HTTP/2 via curl (--- http2) (+1)
---- http2
---- config
-    location = /t {
-        echo "proto=$server_protocol";
-    }
---- request
-GET /t
---- response_body
-proto=HTTP/2.0
---- raw_response_headers_like: ^HTTP/2 200
 
 
 

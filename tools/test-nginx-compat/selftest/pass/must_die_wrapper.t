@@ -3,7 +3,7 @@
 # (as with OpenResty / default-prefix builds), so --- must_die + --- error_log
 # works - with the real Test::Nginx and with the compat runner alike.  The
 # line number also checks that nginx.conf has the real framework's layout
-# (first line of --- config is line 40 here).
+# (first line of --- config is line 39 here, as in Test::Nginx 0.32).
 use Test::Nginx::Socket;
 plan tests => repeat_each() * (blocks() * 3);
 run_tests();
@@ -16,6 +16,6 @@ __DATA__
     }
 --- must_die
 --- error_log eval
-qr{\[emerg\] .*invalid number of arguments in "return" directive in \S+/conf/nginx\.conf:41$}
+qr{\[emerg\] .*invalid number of arguments in "return" directive in \S+/conf/nginx\.conf:40$}
 --- no_error_log
 [error]

@@ -23,7 +23,7 @@ use lib 'inc';
 use v5.10.1;
 use Test::Base -Base;
 
-our $VERSION = '0.29_compat1';
+our $VERSION = '0.32_compat1';
 
 use Encode ();
 use Time::HiRes qw(sleep time);
@@ -33,6 +33,7 @@ use IO::Socket::INET ();
 use Digest::MD5 ();
 use Digest::SHA ();
 use HTTP::Response ();
+use JSON::PP ();
 use POSIX qw(EAGAIN EWOULDBLOCK EINTR WNOHANG);
 
 use Test::Nginx::Util;
@@ -45,7 +46,7 @@ our @EXPORT = qw( env_to_nginx is_str plan run_tests run_test
   server_name
   server_addr server_root html_dir server_port server_port_for_client
   timeout no_nginx_manager check_accum_error_log
-  add_block_preprocessor bail_out add_cleanup_handler
+  add_block_preprocessor bail_out add_test_cleanup_handler add_cleanup_handler
   add_response_body_check
 );
 
@@ -287,8 +288,11 @@ sub get_req_from_block ($) {
             my $conn = $i == $#$reqs ? 'close' : 'keep-alive';
             my ($hdr, $chunked)
                 = headers_for_request($more_headers, $i, "$i pipelined request");
+            # 0.32 expands $TEST_NGINX_* in pipelined requests (only)
+            my $req = expand_env_in_text($reqs->[$i], $name,
+                                         $Test::Nginx::Util::RandPorts);
             my $pk = build_request_from_packets($name, $hdr, $chunked, $conn,
-                                                [ $reqs->[$i] ]);
+                                                [ $req ]);
             $wire .= $pk->[0];
         }
         push @req_list, [ { value => $wire } ];
@@ -574,13 +578,23 @@ sub check_response_headers ($$$$$) {
 
 sub transform_response_body ($$$) {
     my ($block, $res, $idx) = @_;
+    my $name = $block->name;
+
+    # the body as received, before any filter
+    my $file = $block->write_resp_body_file;
+    if (defined $file && defined $res) {
+        open my $out, '>', $file
+            or bail_out("$name - failed to write to file '$file': $!");
+        print $out $res->content // '';
+        close $out;
+    }
+
     return unless defined $res;
     my $content = $res->content;
     return unless defined $content;
 
     my $filters = $block->response_body_filters;
     return unless defined $filters;
-    my $name = $block->name;
 
     if (!ref $filters) {
         $filters =~ s/^\s+|\s+$//gs;
@@ -627,6 +641,15 @@ sub check_response_body ($$$$$) {
     if (defined $block->response_body || defined $block->response_body_eval) {
         my $content = strip_te_lines($res ? $res->content : undef);
 
+        # a JSON body compared with its keys sorted (when it parses)
+        if (defined $block->response_body_json_sort && defined $content) {
+            my $js = JSON::PP->new->canonical(1);
+            my $obj;
+            if (eval { $obj = $js->loose(1)->decode($content); 1 }) {
+                $content = $js->encode($obj) . "\n";
+            }
+        }
+
         my $expected;
         if ($block->response_body_eval) {
             diag "$name - response_body_eval is DEPRECATED. Use response_body eval instead.";
@@ -635,6 +658,9 @@ sub check_response_body ($$$$$) {
             warn $@ if $@;
         } else {
             $expected = get_indexed_value($name, $block->response_body, $idx, $need_array);
+            $expected = expand_env_in_text($expected, $name,
+                                           $Test::Nginx::Util::RandPorts)
+                unless ref $expected;
         }
 
         if ($block->charset) {
@@ -716,8 +742,24 @@ sub parse_response ($$$) {
             return;
         };
 
+        # the trailer fields announced in "Trailer:" must follow the last
+        # chunk, in that order
+        my @trailers = $res->header('Trailer');
         while (1) {
-            if ($body =~ /\G0[ \t]*\r\n\r\n/gc) {
+            if (!@trailers && $body =~ /\G0[ \t]*\r\n\r\n/gc) {
+                if ($body =~ /\G(.+)/gcs) {
+                    $left = $1;
+                }
+                last;
+            }
+
+            if (@trailers && $body =~ /\G0[ \t]*\r\n/gc) {
+                for my $t (@trailers) {
+                    return $bad->("invalid trailer data received (expected $t).")
+                        if $body !~ /\G$t: [^\n]*\r\n/gcs;
+                }
+                return $bad->("invalid chunked data received (expected CRLF).")
+                    if $body !~ /\G\r\n/gcs;
                 if ($body =~ /\G(.+)/gcs) {
                     $left = $1;
                 }
@@ -901,6 +943,9 @@ sub check_error_log ($$$$$) {
         if (!defined $expected) {
             bail_out("$name - No --- grep_error_log_out defined but --- grep_error_log is defined");
         }
+        $expected = expand_env_in_text($expected, $name,
+                                       $Test::Nginx::Util::RandPorts)
+            unless ref $expected;
         if (ref $expected && ref $expected eq 'ARRAY') {
             $expected = $expected->[$repeated_req_idx];
         }
@@ -1003,7 +1048,7 @@ sub gen_curl_cmd_from_req ($$) {
     my ($meth, $uri, $http_ver);
     if ($req =~ m{^\s*(\w+)\s+(\S+)\s+HTTP/(\S+)\r?\n}smig) {
         ($meth, $uri, $http_ver) = ($1, $2, $3);
-    } elsif ($req =~ m{^\s*(\w+)\s+(.*\S)\r?\n}smig) {
+    } elsif ($req =~ m{^\s*(\w+)\s+(.*\S)\s*\r?\n}smig) {
         ($meth, $uri, $http_ver) = ($1, $2, '0.9');
     } else {
         bail_out("$name - cannot parse the status line in the request: $req");
@@ -1014,8 +1059,12 @@ sub gen_curl_cmd_from_req ($$) {
     my $proto = $block->curl_protocol // 'http';
 
     push @args, $Test::Nginx::Util::Verbose ? '-vv' : '-sS';
-    push @args, '--http2', '--http2-prior-knowledge' if use_http2($block);
-    push @args, $meth eq 'HEAD' ? ('-I') : ('-X', $meth);
+    push @args, '--http2-prior-knowledge' if use_http2($block);
+    if ($meth eq 'HEAD') {
+        push @args, '-I';
+    } elsif ($meth ne 'GET') {
+        push @args, '-X', $meth;
+    }
     push @args, '-0' if $http_ver ne '1.1';
 
     my @headers;

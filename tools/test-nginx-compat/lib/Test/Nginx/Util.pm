@@ -2,8 +2,10 @@ package Test::Nginx::Util;
 
 # Compact, independent re-implementation of the server-management half of
 # the CPAN/GitHub "Test::Nginx" framework (openresty/test-nginx).  It is only
-# meant to be used when the real framework is not installed.  Semantics were
-# checked against the real lib/Test/Nginx/Util.pm; see ../../../README.md.
+# meant to be used when the real framework is not installed.  It mirrors the
+# current release, Test::Nginx 0.32 (tag v0.32; the development tip differs
+# only in its version number and random seed): semantics were checked
+# against its lib/Test/Nginx/Util.pm; see ../../../README.md.
 #
 # Anything that the real framework supports but this one does not makes the
 # test run fail loudly instead of being ignored.
@@ -11,7 +13,10 @@ package Test::Nginx::Util;
 use strict;
 use warnings;
 
-our $VERSION = '0.29_compat1';
+our $VERSION = '0.32_compat1';
+
+# the release this runner mirrors
+our $MIRRORS = '0.32';
 
 use base 'Exporter';
 
@@ -28,6 +33,7 @@ use Carp qw(croak);
 use Config ();
 
 our @EXPORT = qw(
+    expand_env_in_text
     use_http2
     env_to_nginx
     is_str
@@ -44,6 +50,7 @@ our @EXPORT = qw(
     sleep_time
     bail_out
     add_cleanup_handler
+    add_test_cleanup_handler
     access_log_data
     error_log_data
     setup_server_root
@@ -58,6 +65,7 @@ our @EXPORT = qw(
     $ServerPortForClient
     $ServerPort
     $NginxVersion
+    $PcreVersion
     $PidFile
     $ServRoot
     $ConfFile
@@ -129,17 +137,18 @@ our $ValgrindTimeoutFactor = $ENV{TEST_NGINX_VALGRIND_TIMEOUT_FACTOR} || 4;
 our $ValgrindMatch = $ENV{TEST_NGINX_VALGRIND_MATCH} || 'smile_webhook';
 our $ValgrindAll = $ENV{TEST_NGINX_VALGRIND_ALL};
 
-our (@CleanupHandlers, @BlockPreprocessors, @EnvToNginx);
+our (@CleanupHandlers, @TestCleanupHandlers, @BlockPreprocessors, @EnvToNginx);
 our ($ChildPid, $InSubprocess, $PrevBlock, $PrevConfig, $ErrLogFilePos);
 our ($RunTestHelper, $CheckErrorLog, $CheckShutdownErrorLog);
-our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion);
+our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion, $PcreVersion);
+our $RandPorts;     # the current block's $TEST_NGINX_RAND_PORT_N values
 
 sub gen_rand_port (;$$);
 sub bail_out (@);
 
 srand $$;
 
-if (defined $WorkerUser && $WorkerUser !~ /^\w+(?:\s+\w+)?$/) {
+if (defined $WorkerUser && $WorkerUser !~ /^\w[-\w]+(?:\s+\w[-\w]+)?$/) {
     die "Bad value in the env TEST_NGINX_WORKER_USER: $WorkerUser\n";
 }
 
@@ -172,6 +181,7 @@ our $HtmlDir    = File::Spec->catfile($ServRoot, 'html');
 our $ConfDir    = File::Spec->catfile($ServRoot, 'conf');
 our $ConfFile   = File::Spec->catfile($ConfDir, 'nginx.conf');
 our $PidFile    = File::Spec->catfile($LogDir, 'nginx.pid');
+our $CacheDir   = File::Spec->catfile($ServRoot, 'cache');
 
 # Testing modes of the real framework that are not implemented here.  They
 # change what a test run means, so refuse to run rather than pretend.
@@ -215,11 +225,13 @@ sub gen_rand_port (;$$) {
     $tries //= 1000;
     $used //= {};
     for (1 .. $tries) {
-        my $port = int(rand 63550) + 1985;
+        # 1985 to 1987 are left to stream_server_config blocks
+        my $port = int(rand 63547) + 1988;
         next if $used->{$port};
         my $sock = IO::Socket::INET->new(LocalAddr => $ServerAddr,
                                          LocalPort => $port,
-                                         Proto => 'tcp', Timeout => 0.1);
+                                         Proto => 'tcp', Listen => 5,
+                                         Timeout => 0.1, Reuse => 1);
         if ($sock) {
             $sock->close;
             return $port;
@@ -256,6 +268,7 @@ sub config_preamble ($) { $ConfigPreamble = shift }
 sub html_dir () { return $HtmlDir }
 sub server_root () { return $ServRoot }
 sub add_cleanup_handler ($) { unshift @CleanupHandlers, shift }
+sub add_test_cleanup_handler ($) { unshift @TestCleanupHandlers, shift }
 sub add_block_preprocessor (&) { unshift @BlockPreprocessors, shift }
 
 sub no_nginx_manager () {
@@ -368,13 +381,26 @@ sub get_nginx_version () {
     if ($out =~ m{built with OpenSSL (\d+)\.(\d+)\.(\d+)([a-z])?}s) {
         $OpenSSLVersion = get_canon_version_for_OpenSSL($1, $2, $3, $4);
     }
-    if ($out =~ m{(?:nginx|openresty)[^/]*/(\d+)\.(\d+)\.(\d+)}s
+    if ($out =~ m{(?:nginx|openresty+?)[^/]*/(\d+)\.(\d+)\.(\d+)}s
         || $out =~ m{\w+/(\d+)\.(\d+)\.(\d+)}s)
     {
         $NginxRawVersion = "$1.$2.$3";
         return get_canon_version($1, $2, $3);
     }
     bail_out("Failed to parse the output of \"nginx -V\": $out\n");
+}
+
+# 2 for PCRE2 (nginx 1.25+ unless --without-pcre2), 1 for PCRE, 0 for none:
+# what 0.32 guesses from "nginx -V"
+sub get_pcre_version () {
+    my $out = `$NginxBinary -V 2>&1`;
+    if (!defined $out || $? != 0) {
+        bail_out("Failed to get the pcre version of the Nginx in PATH: "
+                 . ($out // ''));
+    }
+    my $ver = $out =~ /nginx version: .*\/(\d)\.(\d+)(?:\.\d+)+/ ? $1 * 100 + $2 : 0;
+    return 2 if $ver >= 125 && $out !~ /--without-pcre2/;
+    return $out =~ /pcre/ ? 1 : 0;
 }
 
 sub get_pid_from_pidfile ($) {
@@ -406,6 +432,8 @@ sub use_http2 ($) {
     my $cached = $block->test_nginx_enabled_http2;
     return $cached if defined $cached;
 
+    return undef if defined $block->no_http2;
+
     if (defined $block->http2) {
         bail_out("cannot use --- http2 with --- raw_request") if $block->raw_request;
         bail_out("cannot use --- http2 with --- pipelined_requests")
@@ -425,6 +453,21 @@ sub use_http2 ($) {
             $why = '';
         } elsif (!ref $block->request && $block->request =~ m{HTTP/1\.0}s) {
             $why = "explicitly rquires HTTP 1.0, so will not use HTTP/2";
+        } else {
+            # what cannot work over HTTP/2 (same wording as 0.32)
+            my $pat = qr{(proxy_pass .*:\$(server_port|TEST_NGINX_SERVER_PORT)
+                          | ngx.req.raw_header
+                          | lua_check_client_abort
+                          | ngx.req.socket
+                          | ngx.req.read_body)}x;
+            if (defined $block->config && $block->config =~ $pat) {
+                $why = "$1 does not support in HTTP/2";
+            } elsif (defined $block->user_files && $block->user_files =~ $pat) {
+                $why = "$1 does not support HTTP/2";
+            } elsif (defined $block->http_config && $block->http_config =~ $pat) {
+                $why = "can not listen on HTTP and HTTP/2 at the same time, "
+                       . "so will no use HTTP2";
+            }
         }
         if (defined $why) {
             warn "WARNING: ", $block->name, " - $why\n" if $why ne '';
@@ -453,7 +496,8 @@ sub kill_process ($$$) {
     my ($pid, $wait, $name) = @_;
 
     if ($wait) {
-        kill(SIGQUIT, $pid) if defined $pid;
+        kill($ENV{TEST_NGINX_FAST_SHUTDOWN} ? SIGTERM : SIGQUIT, $pid)
+            if defined $pid;
         my $left = timeout();
         while ($left > 0 && is_running($pid)) {
             waitpid($pid, WNOHANG);
@@ -493,6 +537,14 @@ sub force_kill ($) {
     for (1 .. 40) {
         last if waitpid($pid, WNOHANG) != 0 || !is_running($pid);
         sleep 0.05;
+    }
+}
+
+# after each block, as in 0.32
+sub cleanup_test ($) {
+    my $block = shift;
+    for my $hdl (@TestCleanupHandlers) {
+        $hdl->($block);
     }
 }
 
@@ -580,7 +632,8 @@ sub error_log_data () {
 sub check_prev_block_shutdown_error_log () {
     my $block = $PrevBlock;
     return unless defined $block;
-    return unless defined $block->shutdown_error_log;
+    return unless defined $block->shutdown_error_log
+                  || defined $block->no_shutdown_error_log;
     undef $PrevBlock;    # check it exactly once
     my $dry_run = $ENV{TEST_NGINX_NO_CLEAN} ? 1 : undef;
     $CheckShutdownErrorLog->($block, $dry_run);
@@ -597,7 +650,7 @@ sub setup_server_root ($) {
         # only remove what we create ourselves, so that a mis-set
         # TEST_NGINX_SERVROOT cannot wipe out real data
         remove_tree($ConfDir, glob("$ServRoot/*_cache"), glob("$ServRoot/*_temp"));
-        remove_tree($HtmlDir, $LogDir);
+        remove_tree($CacheDir, $HtmlDir, $LogDir);
         rmdir $ServRoot
             or bail_out("Can't remove $ServRoot (not empty?): $!");
     }
@@ -691,8 +744,8 @@ sub expand_env_in_text ($$$) {
     return $text;
 }
 
-# NB: the layout (including blank lines) is identical to the real
-# framework's so that "in .../nginx.conf:NN" line numbers agree.
+# NB: the layout (including blank lines) is the one Test::Nginx 0.32 writes,
+# so that "in .../nginx.conf:NN" line numbers agree with it.
 sub write_config_file ($$$) {
     my ($block, $config, $rand_ports) = @_;
 
@@ -714,10 +767,11 @@ sub write_config_file ($$$) {
     }
     # (the real framework only emits postpone_output in its HUP mode)
 
+    # the load_module lines go first, on the main_config line
     $main_config = '' unless defined $main_config;
     if ($LoadModules) {
         my @mods = map { "load_module $_;" } grep { $_ } split /\s+/, $LoadModules;
-        $main_config .= join ' ', @mods if @mods;
+        $main_config = join ' ', @mods, $main_config if @mods;
     }
     $main_config = expand_env_in_text($main_config, $name, $rand_ports);
 
@@ -725,11 +779,32 @@ sub write_config_file ($$$) {
     $post_main_config = expand_env_in_text($post_main_config, $name, $rand_ports);
 
     $err_log_file = $ErrLogFile unless $err_log_file;
+    $err_log_file = expand_env_in_text($err_log_file, $name, $rand_ports);
     $server_name = $ServerName unless defined $server_name;
 
-    my $listen_opts = '';
-    $listen_opts .= ' http2' if use_http2($block);
+    # HTTP/2 as 0.32 turns it on: the "http2" directive (on the listen line)
+    # for any nginx newer than 1.19.9, although nginx has that directive
+    # only from 1.25.1 on; "listen ... http2" for older ones
+    my ($listen_opts, $http2_directive) = ('', '');
+    if (use_http2($block)) {
+        if ($NginxVersion >= 1.019009) {
+            $http2_directive = 'http2 on;';
+        } else {
+            $listen_opts .= ' http2';
+        }
+    }
     $listen_opts .= ' reuseport' if $ReusePort;
+
+    # temp paths in the server root, for the modules this nginx has
+    my $nginx_V = `$NginxBinary -V 2>&1`;
+    $nginx_V = '' unless defined $nginx_V;
+    my @temp = map { "${_}_temp_path $ServRoot/${_}_temp;" }
+                   qw(client_body proxy fastcgi scgi uwsgi);
+    $temp[0] = '' if $http_config =~ /\bclient_body_temp_path\b/;
+    $temp[1] = '' if $http_config =~ /\bproxy_temp_path\b/;
+    $temp[2] = '' if $nginx_V =~ /--without-http_fastcgi_module/;
+    $temp[3] = '' if $nginx_V =~ /--without-http_scgi_module/;
+    $temp[4] = '' if $nginx_V =~ /--without-http_uwsgi_module/;
 
     # NB: the real framework quotes the values in place (the loop variable
     # aliases the global list), so a value containing blanks gets one more
@@ -754,17 +829,18 @@ sub write_config_file ($$$) {
     $conf .= "#env LUA_PATH;\n#env LUA_CPATH;\n\n"
            . "$main_config\n\n"
            . "http {\n"
-           . "    access_log $AccLogFile;\n"
+           . "    access_log $AccLogFile; " . join(' ', @temp) . "\n"
            . "    #access_log off;\n\n"
            . "    default_type text/plain;\n"
-           . "    keepalive_timeout  68;\n\n"
-           . "$http_config\n\n"
+           . "    keepalive_timeout  68000ms;\n\n"
+           . "$http_config\n"
            . "    server {\n"
-           . "        listen          $ServerPort$listen_opts;\n"
-           . "        server_name     '$server_name';\n\n"
+           . "        listen          $ServerPort$listen_opts;$http2_directive\n"
+           . "        #placeholder\n"
+           . "        server_name     '$server_name';\n"
+           . "        \n"
            . "        client_max_body_size 30M;\n"
-           . "        #client_body_buffer_size 4k;\n"
-           . "\n\n"
+           . "        #client_body_buffer_size 4k;\n\n"
            . "        # Begin preamble config...\n"
            . "$ConfigPreamble\n"
            . "        # End preamble config...\n\n"
@@ -821,13 +897,15 @@ our %SupportedSections = map { $_ => 1 } qw(
     access_log no_access_log shutdown_error_log no_shutdown_error_log
     skip_nginx skip_nginx2 skip_eval skip_openssl skip_slave todo todo_nginx
     no_check_leak reload_fails
+    post_setup_server_root suppress_stderr write_resp_body_file
+    response_body_json_sort no_http2 no_http3 no_mockeagain
 );
 
 # known to the real framework, not implemented here
 our %UnsupportedSections = map { $_ => 1 } qw(
     stap stap_out stap_out_like stap_out_unlike
     tcp_listen tcp_reply tcp_query tcp_query_len tcp_shutdown
-    tcp_shutdown_delay tcp_reply_delay tcp_no_close
+    tcp_shutdown_delay tcp_reply_delay tcp_no_close tcp_query_auto_timeout
     udp_listen udp_reply udp_query udp_reply_delay
     http3 quic_max_idle_timeout
 );
@@ -887,7 +965,8 @@ sub valgrind_cmd () {
         # a wrapper script: follow the exec into the real nginx
         push @opts, '--trace-children=yes' if $magic eq '#!';
     }
-    return ('valgrind', @opts, $bin, '-p', "$ServRoot/", '-c', $ConfFile);
+    return ('valgrind', @opts, $bin, '-e', "$ServRoot/logs/error.log",
+            '-p', "$ServRoot/", '-c', $ConfFile);
 }
 
 sub start_nginx_under_valgrind ($) {
@@ -992,6 +1071,7 @@ sub run_tests () {
     check_unsupported_env();
 
     $NginxVersion = get_nginx_version();
+    $PcreVersion = get_pcre_version();
 
     if (!defined $ENV{TEST_NGINX_SERVER_PORT}) {
         $ENV{TEST_NGINX_SERVER_PORT} = $ServerPort;
@@ -1006,6 +1086,7 @@ sub run_tests () {
         }
         $block->set_value("name", $0 . " " . $block->name);
         run_test($block);
+        cleanup_test($block);
         $PrevBlock = $block;
     }
 
@@ -1128,6 +1209,10 @@ sub start_nginx ($$$$$) {
     check_prev_block_shutdown_error_log();
 
     setup_server_root($first_time);
+    if (defined(my $code = $block->post_setup_server_root)) {
+        eval $code;
+        bail_out("$name - post_setup_server_root failed: $@") if $@;
+    }
     write_user_files($block, $rand_ports);
     write_config_file($block, $config, $rand_ports);
 
@@ -1141,7 +1226,15 @@ sub start_nginx ($$$$$) {
         return 1;
     }
 
-    my $cmd = "$NginxBinary -p $ServRoot/ -c $ConfFile > /dev/null";
+    # 0.32 passes -e, so that errors before the configuration is read go
+    # to the server root's error.log whatever the binary's default
+    my $cmd = "$NginxBinary -e $ServRoot/logs/error.log -p $ServRoot/ "
+              . "-c $ConfFile > /dev/null";
+    if (defined(my $preload = $ENV{TEST_NGINX_LD_PRELOAD})) {
+        $preload .= " $ENV{LD_PRELOAD}" if defined $ENV{LD_PRELOAD};
+        $cmd = qq{LD_PRELOAD="$preload" $cmd};
+    }
+    $cmd .= " 2> /dev/null" if defined $block->suppress_stderr;
     my $i = 0;
     my $waited = 0;
     $ErrLogFilePos = 0;
@@ -1225,6 +1318,7 @@ sub run_test ($) {
     }
 
     my $rand_ports = {};
+    $RandPorts = $rand_ports;
     my $config = expand_env_in_text($block->config, $name, $rand_ports);
 
     local $LogLevel = $LogLevel;
