@@ -43,9 +43,15 @@ my @good = (
     "smile_webhook_redis unix:$w/redis.sock password_file=$w/pw;",
     'smile_webhook_redis [::1]:6379 db=65535;',
 );
+# each spool on a stream of its own; one spool named in two locations
+push @good, ["smile_webhook_redis 127.0.0.1;",
+             "location /a { smile_webhook_spool $w/s1; } location /b { smile_webhook_spool $w/s2 stream=b; }"
+             . " location /c { smile_webhook_spool $w/s1; }"],
+            ["smile_webhook_spool $w/s1; server { listen 127.0.0.1:1; location /b { smile_webhook_spool $w/s2; } }",
+             "# without smile_webhook_redis, stream= does not matter"];
 for my $c (@good) {
-    my ($rc, $out) = nginx_t($c);
-    is($rc, 0, "nginx -t accepts: $c") or diag($out);
+    my ($rc, $out) = nginx_t(ref $c ? @$c : $c);
+    is($rc, 0, "nginx -t accepts: " . (ref $c ? "@$c" : $c)) or diag($out);
 }
 
 my @bad = (
@@ -74,6 +80,18 @@ my @bad = (
     ['smile_webhook_redis 127.0.0.1; smile_webhook_redis 127.0.0.2;',
      qr/\[emerg\] "smile_webhook_redis" directive is duplicate/],
     ['', qr/\[emerg\] "smile_webhook_redis" directive is not allowed here/, 'smile_webhook_redis 127.0.0.1;'],
+    # two spools on one Redis stream: each would replay the other's events
+    # into its own server
+    ['smile_webhook_redis 127.0.0.1;',
+     qr/\[emerg\] spools "\Q$w\E\/s1" \(\S+nginx\.conf:\d+\) and "\Q$w\E\/s2" \(\S+nginx\.conf:\d+\) share the Redis stream "stream"; give one of them stream=NAME in "smile_webhook_spool" directive/,
+     "location /a { smile_webhook_spool $w/s1; } location /b { smile_webhook_spool $w/s2; }"],
+    ['smile_webhook_redis 127.0.0.1;',
+     qr/\[emerg\] spools "\Q$w\E\/s1" \(\S+nginx\.conf:\d+\) and "\Q$w\E\/s2" \(\S+nginx\.conf:\d+\) share the Redis stream "x"/,
+     "location /a { smile_webhook_spool $w/s1 stream=x; } location /b { smile_webhook_spool $w/s2 stream=x; }"],
+    ['smile_webhook_redis 127.0.0.1;', qr/\[emerg\] invalid parameter "stream=a\/b" in "smile_webhook_spool" directive/,
+     "location /a { smile_webhook_spool $w/s1 stream=a/b; }"],
+    ['smile_webhook_redis 127.0.0.1;', qr/\[emerg\] invalid parameter "stream=" in "smile_webhook_spool" directive/,
+     "location /a { smile_webhook_spool $w/s1 stream=; }"],
     # a mistake after the password was read: the password is not shown
     ["smile_webhook_redis 127.0.0.1 password_file=$w/pw timeout=never;",
      qr/\[emerg\] invalid parameter "timeout=never" in "smile_webhook_redis"/],

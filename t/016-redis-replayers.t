@@ -10,14 +10,15 @@
 #      dedupe, the second replay gets 409 in_flight.
 #   2. one nginx with two servers, each with a spool of its own and its
 #      own app: an event spooled by one server must be replayed once, to
-#      that server's app.
+#      that server's app. On Redis each spool needs a stream of its own
+#      (stream=NAME): nginx -t refuses two spools on one stream.
 #   3. the pace of the drain: 200 events spooled through two nodes while
 #      the app was down drain within 20 s of its return.
 #   4. smile_webhook_spool_depth_bytes while a record goes to a slow Redis:
 #      a size, never below zero.
 #
-# Blocks marked TODO fail with the module as built on main at 341d5d5:
-# see the comments at each.
+# Each of these failed with the module as built on main at 341d5d5 (see
+# the comments at each).
 
 use strict;
 use warnings;
@@ -73,12 +74,12 @@ ok($t->eventually(10, sub { log_lines($once, qr/event id "\Q$ev{once}\E" deliver
 is(scalar app_got($app, $ev{once}), 1, 'with dedupe: the app got it once');
 ok($t->eventually(10, sub { log_lines($plain, qr/event id "\Q$ev{plain}\E" delivered by replay from redis/) }),
    'plain: delivered by replay');
-TODO: {
-    # Module bug (341d5d5): the replayer claims pending entries by their
-    # idle time alone (XPENDING IDLE, then XCLAIM with min-idle-time 0),
-    # including the one it is replaying itself; an app slower than the
-    # back-off gets the event again while the first replay is at it.
-    local $TODO = 'an entry being replayed is claimed and replayed again';
+{
+    # At 341d5d5 the replayer claimed pending entries by their idle time
+    # alone (XPENDING IDLE, then XCLAIM with min-idle-time 0), including
+    # the one it was replaying itself; an app slower than the back-off got
+    # the event again while the first replay was at it. Now the replayer
+    # skips its own, and resets the idle time of an entry it delivers.
     is(scalar app_got($app, $ev{plain}), 1, 'without dedupe: the app got it once');
 }
 my @replays = log_lines($once, qr/replay of event id "\Q$ev{once}\E" from redis failed, attempt \d+, answer 409/);
@@ -90,7 +91,7 @@ mkdir "$w/two";
 my $p2 = free_port();
 my $rarg = $t->redis_arg($redis, 'prefix=two:', $t->timeout(1));
 my $server = sub {
-    my ($port, $spool, $to) = @_;
+    my ($port, $spool, $to, $stream) = @_;
     return <<"EOF";
     server {
         listen 127.0.0.1:$port;
@@ -98,7 +99,7 @@ my $server = sub {
             smile_webhook on;
             smile_webhook_secret "$SECRET";
             smile_webhook_allow 127.0.0.1;
-            smile_webhook_spool $w/two/$spool retry=1s;
+            smile_webhook_spool $w/two/$spool retry=1s$stream;
             add_header X-Smile-Result \$smile_webhook_result always;
             proxy_pass http://127.0.0.1:$to;
         }
@@ -113,8 +114,8 @@ my $p1 = $sv->start_nginx(
             dir => "$w/two", title => 'two servers', workers => 1,
             module => SmileRedis::smile_module(),
             http => "    smile_webhook_redis $rarg;\n"
-                  . $server->($port, 'one', $app->{port})
-                  . $server->($p2, 'other', $app2->{port})));
+                  . $server->($port, 'one', $app->{port}, '')
+                  . $server->($p2, 'other', $app2->{port}, ' stream=other')));
     });
 ok($t->connected($redis, 8), 'the two-server nginx is connected');
 @left = ($sv->stop('app'), $sv->stop('app2'));
@@ -129,13 +130,11 @@ $t->app_again;
 $t->app_again('app2');
 ok($t->eventually(15, sub { app_got($app, $id2) || app_got($app2, $id2) }), 'the event was replayed');
 sleep $t->slow(3);
-TODO: {
-    # Module bug (341d5d5): every spool of a node shares one stream
-    # (PREFIX{spool}:stream) and each replayer sends what it reads through
-    # its own replay socket, a listener of its own server; the two
-    # replayers of one process also claim the same pending entry in the
-    # same pass (XPENDING, XCLAIM with min-idle-time 0), so both send it.
-    local $TODO = 'an entry is replayed by every spool, into its server';
+{
+    # At 341d5d5 every spool of a node shared one stream
+    # (PREFIX{spool}:stream) and each replayer sent what it read through
+    # its own replay socket, a listener of its own server: both apps got
+    # it. Now the second spool reads PREFIX{spool}:other.
     is(sprintf('app of server 1: %d, app of server 2: %d',
                scalar app_got($app, $id2), scalar app_got($app2, $id2)),
        'app of server 1: 1, app of server 2: 0', "the event went to server 1's app, once");
@@ -163,12 +162,10 @@ my $t0 = time;
 my $drained = $t->eventually(120, sub { ($redis->cli('XLEN', 'fast:{spool}:stream') // -1) == 0 });
 my $took = time - $t0;
 ok($drained, sprintf('the stream drained, in %.1f s', $took));
-TODO: {
-    # Module bug (341d5d5): each replayer reads at most 4 new entries
-    # (XREADGROUP COUNT 4) and claims at most 8 pending ones per 1-second
-    # pass, whatever its free slots do meanwhile: about 4 events a second
-    # per node, against hundreds for the spool directory.
-    local $TODO = 'the shared spool drains about 4 events per second per node';
+{
+    # At 341d5d5 each replayer read at most 4 new entries (XREADGROUP
+    # COUNT 4) per 1-second pass, whatever its free slots did meanwhile:
+    # about 4 events a second per node. Now a freed slot starts a pass.
     ok($drained && $took < $t->slow(20), "$N events drained within 20 s of the app's return");
 }
 
@@ -193,13 +190,12 @@ ok($redis->resume, 'Redis goes on (SIGCONT)');
 waitpid($kid, 0);
 my $bytes = node_metric($slow, 'smile_webhook_spool_depth_bytes') // -1;
 is($redis->cli('XLEN', 'slow:{spool}:stream'), 1, 'the event went to the stream');
-TODO: {
-    # Module bug (341d5d5): a record spooled into Redis adds its size to the
-    # spool's byte count before the XADD and takes it off after the reply;
-    # the replayer's scan sets the count to the directory's in between, so
-    # the subtraction takes the gauge below zero (about 2^64) until the
-    # next scan.
-    local $TODO = 'smile_webhook_spool_depth_bytes goes below zero';
+{
+    # At 341d5d5 a record spooled into Redis added its size to the spool's
+    # byte count before the XADD and took it off after the reply; the
+    # replayer's scan set the count to the directory's in between, so the
+    # subtraction took the gauge below zero (about 2^64) until the next
+    # scan. Now a write's room is reserved in a count of its own.
     ok($bytes >= 0 && $bytes < 2**62, "smile_webhook_spool_depth_bytes is a size: $bytes");
 }
 
