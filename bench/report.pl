@@ -20,7 +20,10 @@
 # dedupe adds to module (same-round differences) and the ratio of the two
 # extras over plain; with the spool variant, what a spool configured with
 # the app up adds to module, and the latency pair: a spooled answer (202)
-# against nginx's 502 when the app is away, with the disk's floor.  Per
+# against nginx's 502 when the app is away, with the disk's floor; with the
+# redis variant, what sharing the zone through Redis adds to dedupe (the
+# front's CPU and redis-server's, per request) and the latency pair redis
+# against dedupe (redis_latency.tsv).  Per
 # size, wrk's own CPU per request (and, for a unique-id run, what building
 # and signing one request costs it).
 
@@ -35,7 +38,7 @@ use Smile::Harness::Util ();
 my ($work, $doc) = @ARGV;
 die "usage: report.pl WORKDIR DOC|none\n" unless defined $doc;
 
-my %ORDER = (plain => 0, module => 1, dedupe => 2, spool => 2.5, lua => 3, njs => 4);
+my %ORDER = (plain => 0, module => 1, dedupe => 2, redis => 2.2, spool => 2.5, lua => 3, njs => 4);
 
 my %SHAPE_NAME = ('' => 'long string', records => 'records',
                   deep => 'deep nesting', utf => 'non-ASCII text',
@@ -132,6 +135,13 @@ for (split /\n/, slurp("$work/status.txt")) {
     $status{$v}{$k} = $n if defined $n;
 }
 
+my %redis_cpu;    # size -> [us of redis-server per request, per run]
+for (split /\n/, slurp("$work/redis_cpu.tsv")) {
+    my ($rep, $size, $v, $n, $ns) = split /\t/;
+    push @{ $redis_cpu{$size} }, $ns / 1000 / $n if $n;
+}
+my %redis_info = map { split / /, $_, 2 } split /\n/, slurp("$work/redis.txt");
+
 my (%runs, @rows);    # $runs{size}{variant}{rep} = {...}
 open my $in, '<', "$work/results.tsv" or die "$work/results.tsv: $!\n";
 my $header = <$in>;
@@ -203,6 +213,16 @@ for my $s (@sizes) {
         $d->{over_module_rounds} = scalar @d;
         $d->{over_module_pos} = grep { $_ > 0 } @d;
     }
+    # redis against dedupe: what sharing the zone adds; same-round differences
+    if ($st{$s}{redis} && $st{$s}{dedupe}) {
+        my $x = $st{$s}{redis};
+        my @d = map { $runs{$s}{redis}{$_}{cpu} - $runs{$s}{dedupe}{$_}{cpu} }
+                grep { $runs{$s}{dedupe}{$_} } keys %{ $runs{$s}{redis} };
+        $x->{over_dedupe} = median(@d);
+        @{$x}{qw(over_dedupe_min over_dedupe_max)} = minmax(@d);
+        $x->{over_dedupe_rounds} = scalar @d;
+        $x->{redis_cpu} = median(@{ $redis_cpu{$s} // [] });
+    }
 }
 
 # --- Markdown ---------------------------------------------------------------
@@ -249,7 +269,15 @@ push @md, "Measured $meta{date} with `$cmd` (that is, `bench/run`), "
     . 'of the object (same length), and wrk puts a new id of the same length there and signs '
     . 'the body itself (HMAC-SHA512 through LuaJIT FFI, see "Load generator" below). Every '
     . 'authentic request is a first delivery, so the `dedupe` variant looks up and inserts '
-    . 'an id and forwards every request.'
+    . 'an id and forwards every request'
+    . ($measured{redis}
+       ? '; the `redis` variant is `dedupe` plus `smile_webhook_redis 127.0.0.1:PORT timeout='
+       . ($redis_info{timeout} // '?') . '` (redis-server ' . ($redis_info{version} // '?')
+       . ' on CPU ' . $meta{load_cpu} . ', with the backend and wrk, no persistence): every '
+       . 'request also claims its id in Redis (one `EVAL`, waited for: the request goes on with '
+       . 'the reply) and settles it when the answer goes out (a second `EVAL`, not waited for); '
+       . 'Redis is emptied (`FLUSHALL`) before each of its runs'
+       : '') . '.'
     : 'Load: the same signed body in every request (`bench/wrk.lua`)'
     . ($measured{dedupe}
        ? ', so after its first request the `dedupe` variant answers every request itself '
@@ -307,6 +335,8 @@ push @md, '', '**Correctness checks** (status for a good signature, a bad one, n
                ? '; `dedupe` also gets the good one twice and must forward the first and '
                . 'answer the second itself' : '')
             . ($checks{spool} ? '; `spool` must leave its spool empty (`spooled=0`: the app is up)' : '')
+            . ($checks{redis} ? '; `redis` as `dedupe`, and after its checks `smile_webhook_redis_up` 1, '
+                              . 'no fallback, the ids in Redis' : '')
             . ($unique
                ? '; then a second of the unique-id load per variant and size: every answer '
                . '2xx, every request at the backend (its `stub_status`), and for the module '
@@ -315,6 +345,7 @@ push @md, '', '**Correctness checks** (status for a good signature, a bad one, n
 for my $v (@shown) {
     my $c = $checks{$v} or next;
     push @md, "* `$v`: " . join('; ', map { "$SIZE_NAME{$_}: $c->{$_}" } grep { $c->{$_} } @sizes)
+            . ($c->{server} ? "; Redis: $c->{server}" : '')
             . ($measured{$v} ? '' : ' -- **failed, not measured**');
 }
 
@@ -417,6 +448,21 @@ for my $s (@sizes) {
                               fsign($d->{extra}), fsign($m->{extra}),
                               extra_ratio($d, $m), $d->{ratio}, $m->{ratio});
     }
+    my ($dd, $rd) = ($st{$s}{dedupe}, $st{$s}{redis});
+    if ($dd && $rd && defined $rd->{over_dedupe}) {
+        push @md, '', sprintf('**redis vs dedupe** (the zone shared through Redis against the local '
+                            . 'zone alone): %s us/req of front CPU over dedupe (same-round differences '
+                            . '%s .. %s, more in %d/%d rounds), %+.1f%% of dedupe\'s CPU per request; '
+                            . 'redis-server spent %s us per request besides (median of the runs, on '
+                            . 'CPU %s); req/s vs plain: %.2f with Redis, %.2f with the local zone.',
+                              fsign($rd->{over_dedupe}), fsign($rd->{over_dedupe_min}),
+                              fsign($rd->{over_dedupe_max}),
+                              scalar(grep { $runs{$s}{dedupe}{$_}
+                                            && $runs{$s}{redis}{$_}{cpu} > $runs{$s}{dedupe}{$_}{cpu} }
+                                     keys %{ $runs{$s}{redis} }),
+                              $rd->{over_dedupe_rounds}, 100 * $rd->{over_dedupe} / $dd->{cpu},
+                              fus($rd->{redis_cpu}), $meta{load_cpu}, $rd->{ratio}, $dd->{ratio});
+    }
     my $sp = $st{$s}{spool};
     if ($m && $sp) {
         push @md, '', sprintf('**spool (configured, the app up) vs module**: %s us/req over module '
@@ -510,14 +556,22 @@ for my $s (@sizes) {
 
 # --- the latency of a spooled answer, against nginx's 502 (bench/run's latency pair)
 
-my (%lat, %diskfloor);    # $lat{connections}{variant} = [rows]
-for (split /\n/, slurp("$work/latency.tsv")) {
-    my @f = split /\t/;
-    next if $f[0] eq 'rep' || @f < 13;
-    my %r;
-    @r{qw(rep conns variant n rps non2xx errors avg p50 p75 p90 p99 max)} = @f;
-    push @{ $lat{ $r{conns} }{ $r{variant} } }, \%r;
+# a latency file of bench/run: {connections}{variant} = [rows]
+sub read_latency {
+    my ($file) = @_;
+    my %l;
+    for (split /\n/, slurp($file)) {
+        my @f = split /\t/;
+        next if $f[0] eq 'rep' || @f < 13;
+        my %r;
+        @r{qw(rep conns variant n rps non2xx errors avg p50 p75 p90 p99 max)} = @f;
+        push @{ $l{ $r{conns} }{ $r{variant} } }, \%r;
+    }
+    return %l;
 }
+my %lat = read_latency("$work/latency.tsv");
+my %rlat = read_latency("$work/redis_latency.tsv");
+my %diskfloor;
 my @floor_rows;    # per round: the disk's floor
 {
     for (split /\n/, slurp("$work/diskfloor.tsv")) {
@@ -539,8 +593,36 @@ sub flat {    # microseconds, as a table shows them
     return $us >= 1000 ? sprintf('%.2f ms', $us / 1000) : sprintf('%.0f us', $us);
 }
 
-if (%lat) {
+# the rows of a latency pair's table, medians over the rounds per front and
+# number of connections, then the ratios $other / $base; $answers->(front,
+# requests, non-2xx) says what the runs got
+sub latency_rows {
+    my ($l, $base, $other, $answers) = @_;
     my @k = qw(rps avg p50 p90 p99 max);
+    my @out = ('| connections | front | answers | req/s | mean | p50 | p90 | p99 | max |',
+               '|--:|---|---|--:|--:|--:|--:|--:|--:|');
+    for my $c (sort { $a <=> $b } keys %$l) {
+        my %med;
+        for my $v ($base, $other) {
+            my $rows = $l->{$c}{$v} or next;
+            for my $k (@k) { $med{$v}{$k} = median(map { $_->{$k} } @$rows) }
+            my ($n, $non2xx, $err) = (0, 0, 0);
+            for (@$rows) { $n += $_->{n}; $non2xx += $_->{non2xx}; $err += $_->{errors} }
+            my $got = $answers->($v, $n, $non2xx);
+            $got .= ", **$err socket errors**" if $err;
+            push @out, sprintf('| %d | %s | %s | %.0f | %s |', $c, $v, $got, $med{$v}{rps},
+                               join(' | ', map { flat($med{$v}{$_}) } qw(avg p50 p90 p99 max)));
+        }
+        next unless $med{$base} && $med{$other};
+        push @out, sprintf('| %d | **%s / %s** | | %.2fx | %s |', $c, $other, $base,
+                           $med{$other}{rps} / ($med{$base}{rps} || 1),
+                           join(' | ', map { sprintf '**%.1fx**', $med{$other}{$_} / ($med{$base}{$_} || 1) }
+                                       qw(avg p50 p90 p99 max)));
+    }
+    return @out;
+}
+
+if (%lat) {
     push @md, '', '### What a spooled answer costs the client', '',
         'The app away (`proxy_pass` to a loopback port nothing listens on), the seed event '
       . 'correctly signed, the same request again and again: `down` has no spool, so nginx '
@@ -553,28 +635,12 @@ if (%lat) {
       . ($meta{latency_loadavg_before} // '?') . ', after: ' . ($meta{latency_loadavg_after} // '?')
       . '. Checks before the runs (one request each): '
       . join('; ', map { "`$_`: $checks{$_}{small}" } grep { $checks{$_} } qw(down downspool))
-      . '. The answers column counts what the runs got.', '',
-        '| connections | front | answers | req/s | mean | p50 | p90 | p99 | max |',
-        '|--:|---|---|--:|--:|--:|--:|--:|--:|';
-    for my $c (sort { $a <=> $b } keys %lat) {
-        my %med;
-        for my $v (qw(down downspool)) {
-            my $rows = $lat{$c}{$v} or next;
-            for my $k (@k) { $med{$v}{$k} = median(map { $_->{$k} } @$rows) }
-            my ($n, $non2xx, $err) = (0, 0, 0);
-            for (@$rows) { $n += $_->{n}; $non2xx += $_->{non2xx}; $err += $_->{errors} }
-            my $answers = $v eq 'down' ? ($non2xx == $n ? "$n x 502" : "$n, **" . ($n - $non2xx) . ' not 502**')
-                        : ($non2xx ? "$n, **$non2xx not 2xx**" : "$n x 202");
-            $answers .= ", **$err socket errors**" if $err;
-            push @md, sprintf('| %d | %s | %s | %.0f | %s |', $c, $v, $answers, $med{$v}{rps},
-                              join(' | ', map { flat($med{$v}{$_}) } qw(avg p50 p90 p99 max)));
-        }
-        next unless $med{down} && $med{downspool};
-        push @md, sprintf('| %d | **downspool / down** | | %.2fx | %s |', $c,
-                          $med{downspool}{rps} / ($med{down}{rps} || 1),
-                          join(' | ', map { sprintf '**%.1fx**', $med{downspool}{$_} / ($med{down}{$_} || 1) }
-                                      qw(avg p50 p90 p99 max)));
-    }
+      . '. The answers column counts what the runs got.', '';
+    push @md, latency_rows(\%lat, 'down', 'downspool', sub {
+        my ($v, $n, $non2xx) = @_;
+        return $v eq 'down' ? ($non2xx == $n ? "$n x 502" : "$n, **" . ($n - $non2xx) . ' not 502**')
+                            : ($non2xx ? "$n, **$non2xx not 2xx**" : "$n x 202");
+    });
     push @md, '', sprintf('The disk\'s floor, timed by bench/run in the same file system at the end of '
                         . 'each round: a %d-byte record written, fsync\'d, renamed and its directory '
                         . 'fsync\'d, %d times in a row; medians over the %d rounds (min-max): p50 %s '
@@ -592,6 +658,36 @@ if (%lat) {
                               qw(downspool down)),
                           join(', ', map { flat($_->{p50}) } @floor_rows))
         if @floor_rows && $lat{$c1}{downspool} && $lat{$c1}{down};
+}
+
+# --- the latency of a claim in Redis, against the local zone (the redis pair)
+
+if (%rlat) {
+    push @md, '', '### What a claim in Redis costs the client', '',
+        'The `dedupe` front (the local zone) and the `redis` front (the same zone shared through '
+      . 'Redis), a new correctly signed event id in every request (`bench/wrk_unique.lua`), the '
+      . 'seed event, the app up: every request is a first delivery, forwarded to the backend; on '
+      . 'the `redis` front it waits first for its claim in Redis (one round trip on loopback to '
+      . "redis-server on CPU $meta{load_cpu}). One worker each on CPU $meta{front_cpu}, "
+      . "wrk --latency (1 thread) on CPU $meta{load_cpu}, $meta{repeats} rounds of "
+      . "$meta{latency_duration} s per front and number of connections, the two fronts in turn "
+      . '(Redis emptied before each run of `redis`); medians over the rounds. Load average before: '
+      . ($meta{redis_latency_loadavg_before} // '?') . ', after: '
+      . ($meta{redis_latency_loadavg_after} // '?') . '. The answers column counts what the runs got.', '';
+    push @md, latency_rows(\%rlat, 'dedupe', 'redis', sub {
+        my ($v, $n, $non2xx) = @_;
+        return $non2xx ? "$n, **$non2xx not 2xx**" : "$n x 200";
+    });
+    my ($c1) = sort { $a <=> $b } keys %rlat;
+    push @md, '', sprintf('Round by round, %d connection(s): `redis` p50 %s; `dedupe` p50 %s.', $c1,
+                          map({ my $v = $_; join(', ', map { flat($_->{p50}) }
+                                                  sort { $a->{rep} <=> $b->{rep} } @{ $rlat{$c1}{$v} }) }
+                              qw(redis dedupe)))
+        if $rlat{$c1}{redis} && $rlat{$c1}{dedupe};
+    push @md, '', sprintf('Redis at the end: %s keys (the last run\'s ids: each run starts from an '
+                        . 'empty Redis), used_memory %.1f MB.', $redis_info{keys} // '?',
+                          ($redis_info{used_memory} // 0) / 1048576)
+        if %redis_info;
 }
 
 my $png = $doc eq 'none' ? undef
@@ -632,6 +728,7 @@ for my $s (@sizes) {
 close $dfh;
 
 my %COLOR = (plain => '#9e9e9e', module => '#1b9e77', dedupe => '#66a61e', spool => '#e7298a',
+             redis => '#a6761d',
              lua => '#7570b3', njs => '#d95f02', floor => '#303030');
 my $nv = 1 + @others;
 my @names = ('plain', @others);

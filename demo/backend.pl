@@ -18,7 +18,9 @@
 # prints as attempt=N after user_id. Values are %-escaped
 # outside printable ASCII, so each request is exactly one line. It answers 200, or the
 # status in an X-Demo-Status header (demo/run sends "X-Demo-Status: 503" to play an app
-# that fails one delivery); the line then ends with status=NNN.
+# that fails one delivery); the line then ends with status=NNN. "X-Demo-Hold: SECONDS" (at
+# most 10) holds the answer that long after the line is written: an app still busy with a
+# delivery when another one comes (the two-node tests and scene).
 #
 # Handles Content-Length and chunked bodies, "Expect: 100-continue", HTTP/1.0 and
 # HTTP/1.1, keep-alive and "Connection: close". One forked child per connection.
@@ -119,6 +121,9 @@ sub serve {
             length($r->{body}), sha256_hex($r->{body}),
             ($status ? " status=$status" : '');
         syswrite STDOUT, $line;
+
+        my ($hold) = grep { /^\d+(?:\.\d+)?$/ && $_ <= 10 } header_values($r, 'X-Demo-Hold');
+        select(undef, undef, undef, $hold) if $hold;
 
         my $type = join ',', header_values($r, 'X-Smile-Event-Type');
         $type = $type eq '' ? 'a request' : $type;

@@ -569,11 +569,19 @@ ngx_http_smile_webhook_dedupe_claim(ngx_http_request_t *r,
         return NGX_HTTP_SMILE_WEBHOOK_OK;
     }
 
-    if (ngx_http_smile_webhook_dedupe_key(r->pool, rcf, &ctx->event.id, &key)
+    /*
+     * the key is kept: the claim may be settled from the request pool's
+     * cleanup, when r->pool is NULL already
+     */
+
+    if (ngx_http_smile_webhook_dedupe_key(r->pool, rcf, &ctx->event.id,
+                                          &ctx->redis_key)
         != NGX_OK)
     {
         return NGX_HTTP_SMILE_WEBHOOK_OK;
     }
+
+    key = ctx->redis_key;
 
     /* HOST:PID:N, unique to this claim */
 
@@ -742,12 +750,7 @@ ngx_http_smile_webhook_dedupe_unclaim(ngx_http_smile_webhook_ctx_t *ctx,
         return;
     }
 
-    if (ngx_http_smile_webhook_dedupe_key(ctx->request->pool, rcf,
-                                          &ctx->event.id, &key)
-        != NGX_OK)
-    {
-        return;
-    }
+    key = ctx->redis_key;
 
     switch (state) {
 

@@ -106,6 +106,7 @@ typedef struct {
 typedef struct {
     ngx_http_smile_webhook_spool_stats_t  stats;
     u_char                      token[32];  /* hex: proof of a replay */
+    ngx_atomic_t                reserved;   /* bytes being written */
 } ngx_http_smile_webhook_spool_sh_t;
 
 
@@ -117,6 +118,7 @@ typedef struct {
     off_t                       max_size;   /* 0: no limit */
     time_t                      retry;
     time_t                      keep;
+    ngx_str_t                   stream;     /* its Redis stream's name */
     ngx_shm_zone_t             *zone;
     ngx_http_smile_webhook_spool_sh_t  *sh;
     ngx_array_t                *servers;    /* listening on the socket */
@@ -200,6 +202,7 @@ typedef struct {
                                           result);
     ngx_http_smile_webhook_redis_cmd_t *redis_cmd;  /* waiting for it */
     ngx_str_t                           redis_owner;    /* our claim */
+    ngx_str_t                           redis_key;      /* its key */
 
     unsigned                            hashing:1;
     unsigned                            reading:1;  /* body being read */
@@ -269,7 +272,8 @@ void ngx_http_smile_webhook_replay_hold(ngx_http_request_t *r,
 ngx_http_smile_webhook_spool_stats_t *ngx_http_smile_webhook_spool_stats(
     ngx_http_smile_webhook_spool_t *spool, ngx_str_t *path);
 ngx_int_t ngx_http_smile_webhook_spool_stream_key(ngx_pool_t *pool,
-    ngx_http_smile_webhook_redis_conf_t *rcf, ngx_str_t *key);
+    ngx_http_smile_webhook_redis_conf_t *rcf,
+    ngx_http_smile_webhook_spool_t *spool, ngx_str_t *key);
 
 /* _replay.c */
 ngx_msec_t ngx_http_smile_webhook_replay_manager(void *data);

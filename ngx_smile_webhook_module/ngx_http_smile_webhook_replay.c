@@ -58,6 +58,7 @@ typedef struct {
     u_char                              id[SMILE_ID_MAX + 1];
     u_char                              name[NGX_HTTP_SMILE_REPLAY_NAME];
     ngx_str_t                           entry;      /* in the stream */
+    ngx_event_t                         touch;      /* keeps it ours */
     unsigned                            busy:1;
 } ngx_http_smile_webhook_replay_t;
 
@@ -70,6 +71,7 @@ struct ngx_http_smile_webhook_replayer_s {
     ngx_str_t                           consumer;   /* HOST:PATH */
     unsigned                            group:1;    /* created */
     unsigned                            asking:1;   /* a command is out */
+    unsigned                            again:1;    /* a pass is due */
     ngx_uint_t                          ndue;
     ngx_uint_t                          next;
     u_char                             *due;        /* names, fixed size */
@@ -134,6 +136,9 @@ static ngx_http_smile_webhook_replay_t *ngx_http_smile_webhook_replay_slot(
 static void ngx_http_smile_webhook_replay_entry_start(
     ngx_http_smile_webhook_replay_t *rs, ngx_str_t *id, ngx_str_t *record,
     time_t received, ngx_uint_t attempts);
+static void ngx_http_smile_webhook_replay_passed(
+    ngx_http_smile_webhook_replayer_t *rp);
+static void ngx_http_smile_webhook_replay_touch(ngx_event_t *ev);
 static void ngx_http_smile_webhook_replay_acked(
     ngx_http_smile_webhook_replay_t *rs, ngx_uint_t status);
 static void ngx_http_smile_webhook_replay_forget(
@@ -984,13 +989,21 @@ ngx_http_smile_webhook_replay_stream(ngx_http_smile_webhook_replayer_t *rp)
 
     rcf = ngx_http_smile_webhook_redis_conf();
 
-    if (rcf == NULL || rp->asking || !ngx_http_smile_webhook_redis_up()) {
+    if (rcf == NULL || !ngx_http_smile_webhook_redis_up()) {
         return;
     }
 
+    if (rp->asking) {
+        /* after the command that is out */
+        rp->again = 1;
+        return;
+    }
+
+    rp->again = 0;
+
     if (rp->stream.len == 0) {
         if (ngx_http_smile_webhook_spool_stream_key(ngx_cycle->pool, rcf,
-                                                    &rp->stream)
+                                                    rp->spool, &rp->stream)
             != NGX_OK)
         {
             return;
@@ -1125,6 +1138,7 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
     const char                       *argv[6];
     size_t                            argvlen[6];
     ngx_http_smile_webhook_replay_t  *rs;
+    u_char                            name[NGX_HTTP_SMILE_REPLAY_NAME];
 
     rp->asking = 0;
 
@@ -1137,6 +1151,7 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
     }
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        ngx_http_smile_webhook_replay_passed(rp);
         return;
     }
 
@@ -1149,6 +1164,17 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
             || e->element[3]->type != REDIS_REPLY_INTEGER)
         {
             continue;
+        }
+
+        /* being delivered by this replayer (the app is slow) */
+
+        if (e->element[0]->len < NGX_HTTP_SMILE_REPLAY_NAME - 7) {
+            ngx_sprintf(name, "redis:%*s%Z", e->element[0]->len,
+                        e->element[0]->str);
+
+            if (ngx_http_smile_webhook_replay_busy(rp, name)) {
+                continue;
+            }
         }
 
         /* deliveries so far: the first one, and each replay */
@@ -1202,16 +1228,30 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
     }
 
     ngx_http_smile_webhook_replay_read(rp);
+
+    if (!rp->asking) {
+        ngx_http_smile_webhook_replay_passed(rp);
+    }
 }
 
+
+/* as many new entries as there are free slots */
 
 static void
 ngx_http_smile_webhook_replay_read(ngx_http_smile_webhook_replayer_t *rp)
 {
+    ngx_uint_t   i, n;
     const char  *argv[9];
     size_t       argvlen[9];
+    u_char       count[NGX_INT_T_LEN];
 
-    if (ngx_http_smile_webhook_replay_slot(rp) == NULL) {
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_SMILE_REPLAY_SLOTS; i++) {
+        n += !rp->slots[i].busy;
+    }
+
+    if (n == 0) {
         return;
     }
 
@@ -1225,8 +1265,8 @@ ngx_http_smile_webhook_replay_read(ngx_http_smile_webhook_replayer_t *rp)
     argvlen[3] = rp->consumer.len;
     argv[4] = "COUNT";
     argvlen[4] = 5;
-    argv[5] = "4";
-    argvlen[5] = 1;
+    argv[5] = (const char *) count;
+    argvlen[5] = ngx_sprintf(count, "%ui", n) - count;
     argv[6] = "STREAMS";
     argvlen[6] = 7;
     argv[7] = (const char *) rp->stream.data;
@@ -1250,16 +1290,28 @@ ngx_http_smile_webhook_replay_got(void *data, void *rp_)
 
     rp->asking = 0;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements == 0
-        || reply->element[0]->type != REDIS_REPLY_ARRAY
-        || reply->element[0]->elements < 2)
+    if (reply && reply->type == REDIS_REPLY_ARRAY
+        && reply->elements > 0
+        && reply->element[0]->type == REDIS_REPLY_ARRAY
+        && reply->element[0]->elements >= 2)
     {
-        return;
+        ngx_http_smile_webhook_replay_entries(rp,
+                                              reply->element[0]->element[1],
+                                              1);
     }
 
-    ngx_http_smile_webhook_replay_entries(rp, reply->element[0]->element[1],
-                                          1);
+    ngx_http_smile_webhook_replay_passed(rp);
+}
+
+
+/* the end of a pass over the stream: another one if a slot came free */
+
+static void
+ngx_http_smile_webhook_replay_passed(ngx_http_smile_webhook_replayer_t *rp)
+{
+    if (rp->again && !ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_http_smile_webhook_replay_stream(rp);
+    }
 }
 
 
@@ -1426,6 +1478,19 @@ ngx_http_smile_webhook_replay_entry_start(ngx_http_smile_webhook_replay_t *rs,
         return;
     }
 
+    /*
+     * While the app takes its time, the entry's idle time is reset every
+     * half "retry", so that no replayer, on this node or another, takes
+     * it for one left behind; a node that dies stops doing it.
+     */
+
+    rs->touch.handler = ngx_http_smile_webhook_replay_touch;
+    rs->touch.data = rs;
+    rs->touch.log = ngx_cycle->log;
+    rs->touch.cancelable = 1;
+
+    ngx_add_timer(&rs->touch, (ngx_msec_t) rs->rp->spool->retry * 500);
+
     /* whichever node spooled it, this node's listener takes it */
 
     if (ngx_http_smile_webhook_replay_connect(rs, &rs->rp->spool->socket)
@@ -1433,6 +1498,41 @@ ngx_http_smile_webhook_replay_entry_start(ngx_http_smile_webhook_replay_t *rs,
     {
         ngx_http_smile_webhook_replay_done(rs, 0);
     }
+}
+
+
+/* XCLAIM ... JUSTID: idle time 0, the delivery count unchanged */
+
+static void
+ngx_http_smile_webhook_replay_touch(ngx_event_t *ev)
+{
+    ngx_http_smile_webhook_replay_t *rs = ev->data;
+
+    ngx_http_smile_webhook_replayer_t  *rp;
+    const char                         *argv[7];
+    size_t                              argvlen[7];
+
+    rp = rs->rp;
+
+    argv[0] = "XCLAIM";
+    argvlen[0] = 6;
+    argv[1] = (const char *) rp->stream.data;
+    argvlen[1] = rp->stream.len;
+    argv[2] = "smile";
+    argvlen[2] = 5;
+    argv[3] = (const char *) rp->consumer.data;
+    argvlen[3] = rp->consumer.len;
+    argv[4] = "0";
+    argvlen[4] = 1;
+    argv[5] = (const char *) rs->entry.data;
+    argvlen[5] = rs->entry.len;
+    argv[6] = "JUSTID";
+    argvlen[6] = 6;
+
+    (void) ngx_http_smile_webhook_redis_command(NULL, NULL, 7, argv, argvlen,
+                                                NULL);
+
+    ngx_add_timer(&rs->touch, (ngx_msec_t) rp->spool->retry * 500);
 }
 
 
@@ -1469,9 +1569,19 @@ ngx_http_smile_webhook_replay_acked(ngx_http_smile_webhook_replay_t *rs,
                                                         rs->attempts + 1));
     }
 
+    if (rs->touch.timer_set) {
+        ngx_del_timer(&rs->touch);
+    }
+
     ngx_destroy_pool(rs->pool);
     rs->pool = NULL;
     rs->busy = 0;
+
+    /* the slot is free: what is waiting in the stream, now */
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_http_smile_webhook_replay_stream(rp);
+    }
 }
 
 

@@ -79,6 +79,7 @@ typedef struct {
 static ngx_int_t ngx_http_smile_webhook_spool_path(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_str_t *value,
     ngx_http_smile_webhook_spool_t *spool);
+static ngx_int_t ngx_http_smile_webhook_spool_stream_name(ngx_str_t *name);
 static ngx_int_t ngx_http_smile_webhook_spool_params(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_http_smile_webhook_spool_t *spool);
 static ngx_int_t ngx_http_smile_webhook_spool_create(ngx_conf_t *cf,
@@ -147,7 +148,10 @@ static ngx_str_t  ngx_http_smile_webhook_hop_headers[] = {
 };
 
 
-/* smile_webhook_spool PATH [max_size=SIZE] [retry=TIME] [keep=TIME] | off */
+/*
+ * smile_webhook_spool PATH [max_size=SIZE] [retry=TIME] [keep=TIME]
+ *     [stream=NAME] | off
+ */
 
 char *
 ngx_http_smile_webhook_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -177,6 +181,7 @@ ngx_http_smile_webhook_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     spool->retry = NGX_HTTP_SMILE_SPOOL_RETRY;
     spool->keep = NGX_HTTP_SMILE_SPOOL_KEEP;
+    ngx_str_set(&spool->stream, "stream");
     spool->file = cf->conf_file->file.name.data;
     spool->line = cf->conf_file->line;
 
@@ -210,7 +215,10 @@ ngx_http_smile_webhook_spool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (sp[i]->max_size != spool->max_size
             || sp[i]->retry != spool->retry
-            || sp[i]->keep != spool->keep)
+            || sp[i]->keep != spool->keep
+            || sp[i]->stream.len != spool->stream.len
+            || ngx_strncmp(sp[i]->stream.data, spool->stream.data,
+                           spool->stream.len) != 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "spool \"%V\" is set with other parameters "
@@ -307,7 +315,10 @@ ngx_http_smile_webhook_spool_path(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* max_size=SIZE retry=TIME keep=TIME, each at least 1 */
+/*
+ * max_size=SIZE retry=TIME keep=TIME, each at least 1; stream=NAME, of
+ * letters, digits and "_-.:", at most 64 of them
+ */
 
 static ngx_int_t
 ngx_http_smile_webhook_spool_params(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -331,6 +342,18 @@ ngx_http_smile_webhook_spool_params(ngx_conf_t *cf, ngx_command_t *cmd,
                 goto invalid;
             }
 
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "stream=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            if (ngx_http_smile_webhook_spool_stream_name(&s) != NGX_OK) {
+                goto invalid;
+            }
+
+            spool->stream = s;
             continue;
         }
 
@@ -364,6 +387,31 @@ invalid:
                        &value[i], &cmd->name);
 
     return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_smile_webhook_spool_stream_name(ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > 64) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z')
+            && !(c >= '0' && c <= '9') && c != '_' && c != '-' && c != '.'
+            && c != ':')
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -833,12 +881,17 @@ ngx_http_smile_webhook_spool_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* max_size: room is taken before the write, given back if it fails */
+    /*
+     * max_size: room is reserved before the write and given back after it;
+     * the bytes in the directory are the replayer's count, set at each of
+     * its scans, plus the records written since
+     */
 
-    bytes = ngx_atomic_fetch_add(&spool->sh->stats.bytes, w->size);
+    bytes = ngx_atomic_fetch_add(&spool->sh->reserved, w->size)
+            + (ngx_atomic_int_t) spool->sh->stats.bytes;
 
     if (spool->max_size && bytes + w->size > spool->max_size) {
-        (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, -w->size);
+        (void) ngx_atomic_fetch_add(&spool->sh->reserved, -w->size);
         (void) ngx_atomic_fetch_add(&spool->sh->stats.full, 1);
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
@@ -927,7 +980,8 @@ ngx_http_smile_webhook_spool_share(ngx_http_request_t *r,
     }
 
     if (!ngx_http_smile_webhook_redis_up()
-        || ngx_http_smile_webhook_spool_stream_key(r->pool, rcf, &key)
+        || ngx_http_smile_webhook_spool_stream_key(r->pool, rcf, w->spool,
+                                                   &key)
            != NGX_OK
         || ngx_http_smile_webhook_spool_whole(r, w, &record) != NGX_OK)
     {
@@ -987,19 +1041,23 @@ ngx_http_smile_webhook_spool_shared(void *data, void *rp)
 }
 
 
-/* the key of the stream all nodes share, in one Cluster slot */
+/*
+ * The key of the stream all nodes share, PREFIX{spool}:NAME, NAME from the
+ * spool's stream= ("stream"); in one Cluster slot
+ */
 
 ngx_int_t
 ngx_http_smile_webhook_spool_stream_key(ngx_pool_t *pool,
-    ngx_http_smile_webhook_redis_conf_t *rcf, ngx_str_t *key)
+    ngx_http_smile_webhook_redis_conf_t *rcf,
+    ngx_http_smile_webhook_spool_t *spool, ngx_str_t *key)
 {
-    key->len = rcf->prefix.len + sizeof("{spool}:stream") - 1;
+    key->len = rcf->prefix.len + sizeof("{spool}:") - 1 + spool->stream.len;
     key->data = ngx_pnalloc(pool, key->len);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf(key->data, "%V{spool}:stream", &rcf->prefix);
+    ngx_sprintf(key->data, "%V{spool}:%V", &rcf->prefix, &spool->stream);
 
     return NGX_OK;
 }
@@ -1413,10 +1471,12 @@ ngx_http_smile_webhook_spool_done(ngx_http_smile_webhook_spool_write_t *w)
         ctx->result = NGX_HTTP_SMILE_WEBHOOK_SPOOLED;
         (void) ngx_atomic_fetch_add(&spool->sh->stats.spooled, 1);
 
-        if (w->shared) {
-            /* not in this directory: its room is Redis's */
-            (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, -w->size);
+        if (!w->shared) {
+            /* in the directory now (a record in Redis takes no room here) */
+            (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, w->size);
         }
+
+        (void) ngx_atomic_fetch_add(&spool->sh->reserved, -w->size);
 
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "smile webhook: the app answered %ui, event id \"%s\" "
@@ -1424,7 +1484,7 @@ ngx_http_smile_webhook_spool_done(ngx_http_smile_webhook_spool_write_t *w)
                       w->shared ? "redis, for " : "", &spool->path);
 
     } else {
-        (void) ngx_atomic_fetch_add(&spool->sh->stats.bytes, -w->size);
+        (void) ngx_atomic_fetch_add(&spool->sh->reserved, -w->size);
         (void) ngx_atomic_fetch_add(&spool->sh->stats.failed, 1);
 
         ngx_log_error(NGX_LOG_WARN, c->log, w->err,
@@ -1497,8 +1557,36 @@ ngx_int_t
 ngx_http_smile_webhook_spool_init(ngx_conf_t *cf,
     ngx_http_smile_webhook_main_conf_t *swmcf)
 {
+    ngx_uint_t                        i, j;
+    ngx_http_smile_webhook_spool_t  **sp;
+
     if (swmcf->spools == NULL) {
         return NGX_OK;
+    }
+
+    /* on Redis, each spool replays what it spooled, from its own stream */
+
+    sp = swmcf->spools->elts;
+
+    for (i = 0; swmcf->redis && i < swmcf->spools->nelts; i++) {
+        for (j = 0; j < i; j++) {
+
+            if (sp[i]->stream.len != sp[j]->stream.len
+                || ngx_strncmp(sp[i]->stream.data, sp[j]->stream.data,
+                               sp[i]->stream.len) != 0)
+            {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "spools \"%V\" (%s:%ui) and \"%V\" (%s:%ui) share "
+                          "the Redis stream \"%V\"; give one of them "
+                          "stream=NAME in \"smile_webhook_spool\" directive",
+                          &sp[j]->path, sp[j]->file, sp[j]->line,
+                          &sp[i]->path, sp[i]->file, sp[i]->line,
+                          &sp[i]->stream);
+            return NGX_ERROR;
+        }
     }
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;

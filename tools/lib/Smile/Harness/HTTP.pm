@@ -27,11 +27,19 @@ sub have_ipv6 {
 }
 
 # a TCP port nobody listens on at 127.0.0.1 (and at ::1 too with v6 => 1),
-# or undef; the caller must still cope with losing a race for it
+# or undef; the caller must still cope with losing a race for it. The
+# kernel picks it, or, with SMILE_HARNESS_PORTS=LOW-HIGH in the
+# environment, it is taken from that range (several suites on one machine,
+# each in a range of its own)
 sub free_port {
     my (%o) = @_;
-    for (1 .. 20) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+    my ($lo, $hi) = ($ENV{SMILE_HARNESS_PORTS} // '') =~ /^(\d+)-(\d+)$/;
+    die "SMILE_HARNESS_PORTS must be LOW-HIGH, ports from 1024 to 65535\n"
+        if ($ENV{SMILE_HARNESS_PORTS} // '') ne ''
+           && !($lo && $lo >= 1024 && $hi <= 65535 && $lo <= $hi);
+    for (1 .. ($lo ? 200 : 20)) {
+        my $want = $lo ? $lo + int rand($hi - $lo + 1) : 0;
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $want,
                                       Proto => 'tcp', Listen => 1) or next;
         my $p = $s->sockport;
         next if $o{v6} && !IO::Socket::IP->new(LocalHost => '::1',

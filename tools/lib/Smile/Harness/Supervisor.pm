@@ -226,6 +226,9 @@ sub setup_failed {
 sub spawn {
     my ($self, $name, %o) = @_;
     my @cmd = @{ $o{cmd} };
+    # one process per name: another one would be lost to stop() and stop_all()
+    die PROG . ": spawn of $name, which still runs\n"
+        if $self->{groups}{$name} && waitpid($self->{groups}{$name}, WNOHANG) == 0;
     my $pid = fork // die PROG . ": fork failed: $!\n";
     if ($pid == 0) {
         setpgrp(0, 0);
