@@ -125,6 +125,8 @@ static void ngx_http_smile_webhook_replay_group(void *data, void *rp_);
 static void ngx_http_smile_webhook_replay_pending(
     ngx_http_smile_webhook_replayer_t *rp);
 static void ngx_http_smile_webhook_replay_pended(void *data, void *rp_);
+static ngx_int_t ngx_http_smile_webhook_replay_claim(
+    ngx_http_smile_webhook_replay_t *rs, void *id_, ngx_uint_t attempts);
 static void ngx_http_smile_webhook_replay_read(
     ngx_http_smile_webhook_replayer_t *rp);
 static void ngx_http_smile_webhook_replay_got(void *data, void *rp_);
@@ -1135,8 +1137,6 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
 
     redisReply                       *reply = rp_, *e;
     ngx_uint_t                        i, attempts;
-    const char                       *argv[6];
-    size_t                            argvlen[6];
     ngx_http_smile_webhook_replay_t  *rs;
     u_char                            name[NGX_HTTP_SMILE_REPLAY_NAME];
 
@@ -1194,35 +1194,9 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
             break;
         }
 
-        /* the slot is held until the entry comes back */
-
-        rs->busy = 1;
-        rs->rp = rp;
-        rs->attempts = attempts;
-        rs->pool = NULL;
-        ngx_str_null(&rs->entry);
-        ngx_sprintf(rs->name, "redis:%*s%Z", e->element[0]->len,
-                    e->element[0]->str);
-
-        argv[0] = "XCLAIM";
-        argvlen[0] = 6;
-        argv[1] = (const char *) rp->stream.data;
-        argvlen[1] = rp->stream.len;
-        argv[2] = "smile";
-        argvlen[2] = 5;
-        argv[3] = (const char *) rp->consumer.data;
-        argvlen[3] = rp->consumer.len;
-        argv[4] = "0";
-        argvlen[4] = 1;
-        argv[5] = e->element[0]->str;
-        argvlen[5] = e->element[0]->len;
-
-        if (ngx_http_smile_webhook_redis_command(
-                ngx_http_smile_webhook_replay_claimed, rs, 6, argv, argvlen,
-                NULL)
+        if (ngx_http_smile_webhook_replay_claim(rs, e->element[0], attempts)
             != NGX_OK)
         {
-            rs->busy = 0;
             break;
         }
     }
@@ -1232,6 +1206,51 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
     if (!rp->asking) {
         ngx_http_smile_webhook_replay_passed(rp);
     }
+}
+
+
+/* XCLAIM of one pending entry; the slot is held until the entry comes */
+
+static ngx_int_t
+ngx_http_smile_webhook_replay_claim(ngx_http_smile_webhook_replay_t *rs,
+    void *id_, ngx_uint_t attempts)
+{
+    redisReply  *id = id_;
+
+    ngx_http_smile_webhook_replayer_t  *rp;
+    const char                         *argv[6];
+    size_t                              argvlen[6];
+
+    rp = rs->rp;
+
+    rs->busy = 1;
+    rs->attempts = attempts;
+    rs->pool = NULL;
+    ngx_str_null(&rs->entry);
+    ngx_sprintf(rs->name, "redis:%*s%Z", id->len, id->str);
+
+    argv[0] = "XCLAIM";
+    argvlen[0] = 6;
+    argv[1] = (const char *) rp->stream.data;
+    argvlen[1] = rp->stream.len;
+    argv[2] = "smile";
+    argvlen[2] = 5;
+    argv[3] = (const char *) rp->consumer.data;
+    argvlen[3] = rp->consumer.len;
+    argv[4] = "0";
+    argvlen[4] = 1;
+    argv[5] = id->str;
+    argvlen[5] = id->len;
+
+    if (ngx_http_smile_webhook_redis_command(
+            ngx_http_smile_webhook_replay_claimed, rs, 6, argv, argvlen, NULL)
+        != NGX_OK)
+    {
+        rs->busy = 0;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
