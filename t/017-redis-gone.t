@@ -34,7 +34,9 @@ sub event { my ($n) = @_; my $id = "ev-$TAG-$n"; return ($id, fresh_event(id => 
 my $CRASH = qr/exited on signal/;
 
 ok($t->connected($redis, 6), 'both nodes are connected');
-my @workers = workers_of($t->sv->pid($A->{proc}));
+# (under valgrind the workers are told by the master's notices in its log)
+my @alog = (log => "$A->{dir}/error.log");
+my @workers = workers_of($t->sv->pid($A->{proc}), @alog);
 is(scalar @workers, 2, "A's workers: @workers");
 
 for my $k (1 .. 3) {
@@ -53,7 +55,7 @@ for my $k (1 .. 3) {
         is("$r->{status} $r->{result}", '200 ok', "Smile's retry on B goes through ($k)");
     }
 }
-my @now = workers_of($t->sv->pid($A->{proc}));
+my @now = workers_of($t->sv->pid($A->{proc}), @alog);
 {
     is("@now", "@workers", "A's workers are the same processes");
 }

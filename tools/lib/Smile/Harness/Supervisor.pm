@@ -60,14 +60,24 @@ sub group_members {    # live (not zombie) processes of process group $pgid
 }
 
 # the worker processes of an nginx master, lowest pid first: those of the
-# current generation, or with all => 1 those shutting down after a reload too
+# current generation, or with all => 1 those shutting down after a reload too.
+# Under a wrapper such as valgrind the children keep the wrapper's command
+# line (nginx's title is set in the guest's copy of argv); with log => the
+# node's error log (notice level or lower), such a child counts as a worker
+# when the master logged "start worker process PID" (shutting-down workers
+# cannot be told apart then)
 sub workers_of {
     my ($master, %o) = @_;
     my %t = proc_table();
+    my $started = $o{log} ? (slurp($o{log}) // '') : '';
     my @w;
     for my $pid (grep { $t{$_}{ppid} == $master && $t{$_}{state} ne 'Z' } keys %t) {
         my $cmd = slurp("/proc/$pid/cmdline") // next;
         $cmd =~ s/\0+/ /g;
+        if ($cmd !~ /^nginx: / && $started =~ /start worker process $pid$/m) {
+            push @w, $pid;
+            next;
+        }
         next unless $cmd =~ /worker process/;
         next if !$o{all} && $cmd =~ /shutting down/;
         push @w, $pid;
