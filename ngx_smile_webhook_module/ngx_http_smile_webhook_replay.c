@@ -126,7 +126,8 @@ static void ngx_http_smile_webhook_replay_pending(
     ngx_http_smile_webhook_replayer_t *rp);
 static void ngx_http_smile_webhook_replay_pended(void *data, void *rp_);
 static ngx_int_t ngx_http_smile_webhook_replay_claim(
-    ngx_http_smile_webhook_replay_t *rs, void *id_, ngx_uint_t attempts);
+    ngx_http_smile_webhook_replay_t *rs, void *id_, ngx_uint_t attempts,
+    ngx_msec_t idle);
 static void ngx_http_smile_webhook_replay_read(
     ngx_http_smile_webhook_replayer_t *rp);
 static void ngx_http_smile_webhook_replay_got(void *data, void *rp_);
@@ -1136,6 +1137,7 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
     ngx_http_smile_webhook_replayer_t *rp = data;
 
     redisReply                       *reply = rp_, *e;
+    ngx_msec_t                        idle;
     ngx_uint_t                        i, attempts;
     ngx_http_smile_webhook_replay_t  *rs;
     u_char                            name[NGX_HTTP_SMILE_REPLAY_NAME];
@@ -1180,11 +1182,11 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
         /* deliveries so far: the first one, and each replay */
 
         attempts = (ngx_uint_t) e->element[3]->integer + 1;
+        idle = (ngx_msec_t)
+                   ngx_http_smile_webhook_replay_backoff(rp->spool, attempts)
+               * 1000;
 
-        if (e->element[2]->integer
-            < ngx_http_smile_webhook_replay_backoff(rp->spool, attempts)
-              * 1000)
-        {
+        if (e->element[2]->integer < (long long) idle) {
             continue;
         }
 
@@ -1194,7 +1196,8 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
             break;
         }
 
-        if (ngx_http_smile_webhook_replay_claim(rs, e->element[0], attempts)
+        if (ngx_http_smile_webhook_replay_claim(rs, e->element[0], attempts,
+                                                idle)
             != NGX_OK)
         {
             break;
@@ -1209,17 +1212,23 @@ ngx_http_smile_webhook_replay_pended(void *data, void *rp_)
 }
 
 
-/* XCLAIM of one pending entry; the slot is held until the entry comes */
+/*
+ * XCLAIM of one pending entry; the slot is held until the entry comes.
+ * The claim asks for the idle time the entry was chosen for: a replayer of
+ * another node that saw it in the same XPENDING and claimed it first has
+ * reset it, so this claim gets nothing and the event is delivered once.
+ */
 
 static ngx_int_t
 ngx_http_smile_webhook_replay_claim(ngx_http_smile_webhook_replay_t *rs,
-    void *id_, ngx_uint_t attempts)
+    void *id_, ngx_uint_t attempts, ngx_msec_t idle)
 {
     redisReply  *id = id_;
 
     ngx_http_smile_webhook_replayer_t  *rp;
     const char                         *argv[6];
     size_t                              argvlen[6];
+    u_char                              min[NGX_INT_T_LEN];
 
     rp = rs->rp;
 
@@ -1237,8 +1246,8 @@ ngx_http_smile_webhook_replay_claim(ngx_http_smile_webhook_replay_t *rs,
     argvlen[2] = 5;
     argv[3] = (const char *) rp->consumer.data;
     argvlen[3] = rp->consumer.len;
-    argv[4] = "0";
-    argvlen[4] = 1;
+    argv[4] = (const char *) min;
+    argvlen[4] = ngx_sprintf(min, "%M", idle) - min;
     argv[5] = id->str;
     argvlen[5] = id->len;
 

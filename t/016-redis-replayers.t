@@ -16,9 +16,11 @@
 #      the app was down drain within 20 s of its return.
 #   4. smile_webhook_spool_depth_bytes while a record goes to a slow Redis:
 #      a size, never below zero.
+#   5. entries whose first replay failed, pending while two nodes without
+#      dedupe replay: each must reach the app once.
 #
-# Each of these failed with the module as built on main at 341d5d5 (see
-# the comments at each).
+# Each of these failed with the module as built on main at 341d5d5, and 5
+# at 6520901 (see the comments at each).
 
 use strict;
 use warnings;
@@ -30,7 +32,7 @@ use Smile::Harness::Cluster qw(nginx_conf deliver app_got node_metric log_lines)
 use POSIX ();
 use Smile::Harness::Events qw($SECRET fresh_event sign);
 use Smile::Harness::HTTP qw(free_port http_request);
-use Smile::Harness::Util qw(spew);
+use Smile::Harness::Util qw(spew slurp);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -199,7 +201,46 @@ is($redis->cli('XLEN', 'slow:{spool}:stream'), 1, 'the event went to the stream'
     ok($bytes >= 0 && $bytes < 2**62, "smile_webhook_spool_depth_bytes is a size: $bytes");
 }
 
-my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once, @fast, $slow;
+# 5. entries whose first replay failed, pending on two nodes without
+# dedupe: both replayers see them in XPENDING once their back-off is over,
+# and each must reach the app once
+my @dup = map { $t->node("dup$_", dedupe => 0, error_level => 'warn',
+                         redis => $t->redis_arg($redis, 'prefix=dup:', $t->timeout(1))) } 1, 2;
+ok($t->connected($redis, 23), 'two nodes without dedupe are connected');
+my $M = 100;
+my %dup;
+for my $i (1 .. $M) {
+    my ($id, $body) = event("dup$i");
+    my $r = deliver($dup[$i % 2], $body);
+    $dup{$id} = 0 if ($r->{status} // 0) == 202;
+}
+is(scalar keys %dup, $M, "$M events spooled through both nodes, the app down");
+# every entry read by a replayer and its replay failed (the app is down)
+ok($t->eventually(20, sub {
+    my $p = $redis->cli('XPENDING', 'dup:{spool}:stream', 'smile') // '';
+    return $p =~ /\A(\d+)\n/ && $1 == $M;
+}), 'every entry is pending after a failed replay');
+sleep $t->slow(2.5);
+$t->app_again;
+ok($t->eventually(60, sub { ($redis->cli('XLEN', 'dup:{spool}:stream') // -1) == 0 }),
+   'the stream drained');
+sleep $t->slow(1);
+for my $l (split /\n/, slurp($app->{log}) // '') {
+    my ($i) = $l =~ /^\[backend\] #\S+ \S+ \S+ .*?\bid=(\S+)/ or next;
+    $dup{$i}++ if exists $dup{$i};
+}
+{
+    # At 6520901 a replayer claimed a pending entry with XCLAIM's minimum
+    # idle time 0: two replayers that saw it in the same XPENDING both got
+    # it, and the app got the event twice (1,438 events in the two-node
+    # soak). Now the claim asks for the idle time the entry was chosen for.
+    my @twice = grep { $dup{$_} > 1 } sort keys %dup;
+    my @never = grep { $dup{$_} == 0 } sort keys %dup;
+    is(scalar @never, 0, 'every event reached the app');
+    is(scalar @twice, 0, "each event reached the app once (twice: @twice[0 .. (@twice > 5 ? 4 : $#twice)])");
+}
+
+my @bad = map { log_lines($_, qr/\[(?:alert|crit|emerg)\]/) } $plain, $once, @fast, $slow, @dup;
 is("@bad", '', 'no alert');
 
 $t->done;
