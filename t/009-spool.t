@@ -799,6 +799,9 @@ package main;
 sub {
     my $root = server_root() . '/logs/t';
     mkdir $root;
+    # nginx's default access log is logs/access.log under -p in a build
+    # from source with the default layout
+    mkdir "$root/logs";
     my @nobody = getpwnam('nobody');
     my ($user, $uid) = $> == 0 && @nobody
                        ? ('nobody ' . scalar(getgrgid($nobody[3])), $nobody[2])

@@ -22,7 +22,10 @@ spew("$w/pw", "$PASSWORD\n");
 spew("$w/empty.pw", '');
 spew("$w/blank.pw", "\r\nsecond line\n");
 mkdir "$w/pwdir";
+# (logs/: an nginx built from source with the default --prefix layout opens
+# its default access log, logs/access.log, under -p)
 mkdir "$w/t";
+mkdir "$w/t/logs";
 
 # nginx -t on a configuration with these http{} lines (and these in its
 # server{}): (exit status, output)

@@ -418,6 +418,9 @@ sub start_nginx {
     my $name = $o{name} // 'nginx';
     my $errlog = $o{errlog} // "$o{prefix}/error.log";
     my $stderr = "$o{prefix}/nginx.stderr";
+    # an nginx built from source with the default layout opens its default
+    # access log, logs/access.log under -p, when the configuration sets none
+    mkdir "$o{prefix}/logs";
     for my $attempt (1 .. 3) {
         my $port = $o{port} // free_port(v6 => $o{v6})
             // $self->setup_failed('cannot find a free port');
