@@ -32,7 +32,7 @@ use Smile::Harness::Cluster qw(nginx_conf deliver app_got node_metric log_lines)
 use POSIX ();
 use Smile::Harness::Events qw($SECRET fresh_event sign);
 use Smile::Harness::HTTP qw(free_port http_request);
-use Smile::Harness::Util qw(spew slurp);
+use Smile::Harness::Util qw(spew);
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -225,10 +225,7 @@ $t->app_again;
 ok($t->eventually(60, sub { ($redis->cli('XLEN', 'dup:{spool}:stream') // -1) == 0 }),
    'the stream drained');
 sleep $t->slow(1);
-for my $l (split /\n/, slurp($app->{log}) // '') {
-    my ($i) = $l =~ /^\[backend\] #\S+ \S+ \S+ .*?\bid=(\S+)/ or next;
-    $dup{$i}++ if exists $dup{$i};
-}
+$dup{$_} = scalar app_got($app, $_) for keys %dup;
 {
     # At 6520901 a replayer claimed a pending entry with XCLAIM's minimum
     # idle time 0: two replayers that saw it in the same XPENDING both got

@@ -41,7 +41,7 @@ use Socket qw(SOCK_STREAM);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Smile::Harness::HTTP qw(free_port wait_until);
-use Smile::Harness::Supervisor qw(proc_table capture);
+use Smile::Harness::Supervisor qw(proc_table capture nginx_children);
 use Smile::Harness::Util qw(slurp spew);
 use SmileTest qw(sign);
 use SmileApp qw(hdrs);
@@ -406,25 +406,11 @@ sub master_pid {
 }
 
 # live children of the master whose title matches $re ("worker process",
-# "cache manager process"; qr/./ for all); under valgrind, where titles do
-# not show, those the master's "start ... process PID" lines name
+# "cache manager process"; qr/./ for all), told apart under valgrind by the
+# master's lines in the error log
 sub children_of {
     my ($master, $re) = @_;
-    my %t = proc_table();
-    my %started;
-    for my $l (split /\n/, errlog()) {
-        $started{$2} = $1 if $l =~ /\] $master#\d+: start (.+) (\d+)$/;
-    }
-    my @p;
-    for my $pid (keys %t) {
-        next unless $t{$pid}{ppid} == $master && $t{$pid}{state} ne 'Z';
-        my $cmd = slurp("/proc/$pid/cmdline") // next;
-        $cmd =~ s/\0+$//;
-        $cmd =~ s/\0+/ /g;
-        $cmd = $started{$pid} if $cmd !~ /^nginx: / && $started{$pid};
-        push @p, $pid if $cmd =~ $re;
-    }
-    return sort { $a <=> $b } @p;
+    return nginx_children($master, $re, log => errlog());
 }
 
 sub worker_pid {

@@ -33,7 +33,8 @@ use Time::HiRes qw(time sleep);
 use Smile::Harness::HTTP qw(free_port can_connect wait_until);
 use Smile::Harness::Util qw(PROG slurp red);
 
-our @EXPORT_OK = qw(capture proc_table group_members workers_of nginx_version);
+our @EXPORT_OK = qw(capture proc_table group_members nginx_children workers_of
+                    nginx_version);
 
 my @LIVE;    # supervisors of this process, for END
 
@@ -59,30 +60,39 @@ sub group_members {    # live (not zombie) processes of process group $pgid
            keys %t;
 }
 
-# the worker processes of an nginx master, lowest pid first: those of the
-# current generation, or with all => 1 those shutting down after a reload too.
-# Under a wrapper such as valgrind the children keep the wrapper's command
-# line (nginx's title is set in the guest's copy of argv); with log => the
-# node's error log (notice level or lower), such a child counts as a worker
-# when the master logged "start worker process PID" (shutting-down workers
-# cannot be told apart then)
-sub workers_of {
-    my ($master, %o) = @_;
+# the live children of an nginx master whose title matches $re ("worker
+# process", "cache manager process"; qr/./ for all), lowest pid first. Under a
+# wrapper such as valgrind a child keeps the wrapper's command line (nginx
+# sets its title in the guest's copy of argv): with log => the text of the
+# master's error log (notice level or lower), such a child's title is what
+# the master's "start ... process PID" line says
+sub nginx_children {
+    my ($master, $re, %o) = @_;
     my %t = proc_table();
-    my $started = $o{log} ? (slurp($o{log}) // '') : '';
-    my @w;
+    my %started;
+    for my $l (split /\n/, $o{log} // '') {
+        $started{$2} = $1 if $l =~ /\] $master#\d+: start (.+) (\d+)$/;
+    }
+    my @p;
     for my $pid (grep { $t{$_}{ppid} == $master && $t{$_}{state} ne 'Z' } keys %t) {
         my $cmd = slurp("/proc/$pid/cmdline") // next;
+        $cmd =~ s/\0+$//;
         $cmd =~ s/\0+/ /g;
-        if ($cmd !~ /^nginx: / && $started =~ /start worker process $pid$/m) {
-            push @w, $pid;
-            next;
-        }
-        next unless $cmd =~ /worker process/;
-        next if !$o{all} && $cmd =~ /shutting down/;
-        push @w, $pid;
+        $cmd = $started{$pid} if $cmd !~ /^nginx: / && $started{$pid};
+        push @p, $pid if $cmd =~ $re;
     }
-    return sort { $a <=> $b } @w;
+    return sort { $a <=> $b } @p;
+}
+
+# the worker processes of an nginx master, lowest pid first: those of the
+# current generation, or with all => 1 those shutting down after a reload too;
+# log => its error log file, for nginx under valgrind (see nginx_children;
+# shutting-down workers cannot be told apart then)
+sub workers_of {
+    my ($master, %o) = @_;
+    return nginx_children($master,
+                          $o{all} ? qr/worker process/ : qr/worker process$/,
+                          log => $o{log} ? slurp($o{log}) : undef);
 }
 
 # (exit status, stdout and stderr together) of @cmd
